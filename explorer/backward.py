@@ -1,0 +1,156 @@
+"""The backward pass, three ways, each on its own fresh forward pass so .grad never accumulates.
+
+While the graph is alive we record everything the page shows about it: the
+forward value and subexpression of every grad_fn node, the order in which
+autograd visits the nodes (hooks on the nodes), the gradient flowing in and
+out of each, and each node's local derivative. The result is plain data
+(detached tensors and strings), so it can be cached and pickled.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from .forward import run_forward
+from .graph import graph_nodes, plain_dot
+from .tree import Unary, to_text
+
+REDUCTIONS = {
+    "sum": "out = z.sum()\nout.backward()",
+    "mean": "out = z.mean()\nout.backward()",
+    "ones_like": "z.backward(gradient=torch.ones_like(z))",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One grad_fn of the graph, with what it computed."""
+
+    id: str  # torchviz's node id, str(id(grad_fn))
+    op: str  # "MulBackward0"
+    expr: str | None  # the subexpression it computed, "3*x + 2"
+    layer: str | None  # the layer it produces, if any
+    value: torch.Tensor | None  # its forward value
+    inputs: tuple  # ids of the nodes its gradient flows to ("" for a constant)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node's turn in the backward pass, in the order autograd ran it."""
+
+    node: str
+    grad_in: torch.Tensor  # d out / d (this node's output)
+    local: tuple  # d (output) / d (input k); None for constants
+    grad_out: tuple  # d out / d (input k) = grad_in * local
+
+
+@dataclass(frozen=True)
+class Reduction:
+    name: str  # "sum", "mean" or "ones_like"
+    code: str  # the Python that starts backward
+    out: torch.Tensor | None  # the scalar out; None for ones_like
+    out_repr: str | None  # as torch prints it: tensor(140., grad_fn=<MeanBackward0>)
+    grad: torch.Tensor  # x.grad
+    layer_grads: dict  # layer name -> d out / d layer, or None where autograd tracks none
+    nodes: dict  # node id -> Node
+    steps: tuple  # of Step
+    x_id: str  # torchviz's id of the leaf x
+    dot: str  # torchviz's DOT of the graph backward starts from
+
+
+def _op_name(fn):
+    return fn.name().split("::")[-1]
+
+
+def _detached(values):
+    return tuple(None if v is None else v.detach().clone() for v in values)
+
+
+def _local_derivatives(fn, value_shape):
+    """A node called on ones gives d(output)/d(input) for each input: every op here is elementwise."""
+    if _op_name(fn) == "AccumulateGrad":  # calling it would add to x.grad
+        return ()
+    with torch.no_grad():
+        result = fn(torch.ones(value_shape))
+    return _detached(result if isinstance(result, tuple) else (result,))
+
+
+def _record_subexpressions():
+    """A record callback for forward(), and the table it fills: grad_fn id -> (grad_fn, text)."""
+    table = {}
+
+    def record(node, tensor):
+        unary_plus = isinstance(node, Unary) and node.op == "+"  # returns its operand's own tensor
+        if tensor.grad_fn is not None and not unary_plus:
+            table[id(tensor.grad_fn)] = (tensor.grad_fn, to_text(node), tensor.detach().clone())
+
+    return table, record
+
+
+def _nodes(root, layers, subexpressions):
+    layer_of = {}
+    for name, value in layers.items():
+        if value.grad_fn is not None:
+            layer_of.setdefault(id(value.grad_fn), name)
+    nodes = {}
+    for fn in graph_nodes(root):
+        _, expr, value = subexpressions.get(id(fn), (None, None, None))
+        if fn is root.grad_fn:
+            value = root.detach().clone()
+        inputs = tuple("" if child is None else str(id(child)) for child, _ in fn.next_functions)
+        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs)
+    return nodes
+
+
+def run_reduction(program, x_values, name):
+    """One fresh forward pass, then backward the way `name` starts it."""
+    x = x_values.clone().requires_grad_(True)
+    subexpressions, record = _record_subexpressions()
+    layers = run_forward(program, x, record)
+    del layers["x"]
+    z = layers[program.output.name]
+    for value in layers.values():
+        if value.requires_grad:
+            value.retain_grad()
+    root = {"sum": z.sum, "mean": z.mean}.get(name, lambda: z)()
+    nodes = _nodes(root, layers, subexpressions)
+    dot = plain_dot(root, x)
+    steps = _run_backward(root, z, nodes, x)
+    return Reduction(
+        name=name,
+        code=REDUCTIONS[name],
+        out=None if name == "ones_like" else root.detach().clone(),
+        out_repr=None if name == "ones_like" else repr(root),
+        grad=torch.zeros_like(x_values) if x.grad is None else x.grad.detach().clone(),
+        layer_grads={n: (None if v.grad is None else v.grad.detach().clone()) for n, v in layers.items()},
+        nodes=nodes,
+        steps=steps,
+        x_id=str(id(x)),
+        dot=dot,
+    )
+
+
+def _run_backward(root, z, nodes, x):
+    """Backward with a hook on every node, so the steps come out in autograd's own order."""
+    if root.grad_fn is None:  # the output does not depend on x: every gradient is zero
+        return ()
+    live = graph_nodes(root)
+    local = {str(id(fn)): _local_derivatives(fn, x.shape if fn is not root.grad_fn else root.shape) for fn in live}
+    fired = []
+
+    def hook_for(fn):
+        def hook(grad_inputs, grad_outputs):
+            fired.append((str(id(fn)), grad_outputs[0].detach().clone(), _detached(grad_inputs)))
+
+        return hook
+
+    handles = [fn.register_hook(hook_for(fn)) for fn in live]
+    try:
+        if root is z:
+            z.backward(gradient=torch.ones_like(z))
+        else:
+            root.backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return tuple(Step(node, grad_in, local[node], grad_out) for node, grad_in, grad_out in fired)
