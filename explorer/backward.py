@@ -15,10 +15,11 @@ from .forward import run_forward
 from .graph import graph_nodes, plain_dot
 from .tree import Unary, to_text
 
+# How each way starts backward, as the notebooks write it; {z} is the output layer's name.
 REDUCTIONS = {
-    "sum": "out = z.sum()\nout.backward()",
-    "mean": "out = z.mean()\nout.backward()",
-    "ones_like": "z.backward(gradient=torch.ones_like(z))",
+    "sum": "out = {z}.sum()\nout.backward()",
+    "mean": "out = {z}.mean()\nout.backward()",
+    "ones_like": "{z}.backward(gradient=torch.ones_like({z}))",
 }
 
 
@@ -47,7 +48,7 @@ class Step:
 @dataclass(frozen=True)
 class Reduction:
     name: str  # "sum", "mean" or "ones_like"
-    code: str  # the Python that starts backward
+    code: str  # the Python that starts backward, with the output's name
     out: torch.Tensor | None  # the scalar out; None for ones_like
     out_repr: str | None  # as torch prints it: tensor(140., grad_fn=<MeanBackward0>)
     grad: torch.Tensor  # x.grad
@@ -55,6 +56,7 @@ class Reduction:
     nodes: dict  # node id -> Node
     steps: tuple  # of Step
     x_id: str  # torchviz's id of the leaf x
+    root_id: str  # torchviz's id of the tensor backward starts from
     dot: str  # torchviz's DOT of the graph backward starts from
 
 
@@ -118,7 +120,7 @@ def run_reduction(program, x_values, name):
     steps = _run_backward(root, z, nodes, x)
     return Reduction(
         name=name,
-        code=REDUCTIONS[name],
+        code=REDUCTIONS[name].format(z=program.output.name),
         out=None if name == "ones_like" else root.detach().clone(),
         out_repr=None if name == "ones_like" else repr(root),
         grad=torch.zeros_like(x_values) if x.grad is None else x.grad.detach().clone(),
@@ -126,6 +128,7 @@ def run_reduction(program, x_values, name):
         nodes=nodes,
         steps=steps,
         x_id=str(id(x)),
+        root_id=str(id(root)),
         dot=dot,
     )
 

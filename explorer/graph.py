@@ -13,6 +13,7 @@ theme, so the graph carries its own white background and dark ink.
 import warnings
 
 import graphviz
+import numpy as np
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # torchviz 0.0.3 imports distutils
@@ -71,3 +72,69 @@ def with_statements(source, statements):
     head = source.rstrip()
     assert head.endswith("}"), "make_dot's source ends with a brace"
     return head[:-1] + "".join(statements) + "}\n"
+
+
+def summary(tensor):
+    """A tensor in a few characters: the number, a small array, or the shape and first values."""
+    if tensor is None:
+        return "-"
+    values = tensor.detach().double().flatten()
+    if values.numel() == 1:
+        return f"{values.item():.4g}"
+    if values.numel() <= 6:
+        return np.array2string(tensor.detach().double().numpy(), precision=4, separator=", ").replace("\n", "")
+    head = ", ".join(f"{v:.4g}" for v in values[:3].tolist())
+    return f"{tuple(tensor.shape)} [{head}, ...]"
+
+
+def node_title(reduction, node_id):
+    """What a node computes, in the user's words: the layer, the subexpression, or out."""
+    if node_id == reduction.x_id:
+        return "x"
+    node = reduction.nodes.get(node_id)
+    if node is None:
+        return "constant"
+    if node.op == "AccumulateGrad":
+        return "x.grad"
+    if node.layer:
+        return node.layer
+    if node.expr:
+        return node.expr
+    return {"SumBackward0": "out = z.sum()", "MeanBackward0": "out = z.mean()"}.get(node.op, node.op)
+
+
+def annotated_dot(exploration, name, step=None):
+    """torchviz's graph with each node's layer, forward value and gradient, micrograd-style.
+
+    With `step`, the step-through's current node is highlighted and the nodes
+    autograd has already visited are shaded.
+    """
+    reduction, x_values = exploration.reductions[name], exploration.x
+    grads = {s.node: s.grad_in for s in reduction.steps}
+    visited = {s.node for s in reduction.steps[:step]} if step is not None else set()
+    current = reduction.steps[step].node if step is not None and reduction.steps else None
+    statements = [
+        node_statement(
+            reduction.x_id,
+            label_lines("x", "value " + summary(x_values), "grad " + summary(reduction.grad)),
+            COLOURS["input"],
+        )
+    ]
+    for node_id, node in reduction.nodes.items():
+        if node.op == "AccumulateGrad":
+            lines = ("AccumulateGrad", "x.grad += " + summary(grads.get(node_id)))
+        else:
+            heading = f"{node.layer} = {node.expr}" if node.layer and node.expr else node_title(reduction, node_id)
+            lines = (heading, node.op, "value " + summary(node.value), "grad " + summary(grads.get(node_id)))
+        colour = COLOURS["layer"] if node.layer else COLOURS["op"]
+        if node_id in visited:
+            colour = COLOURS["done"]
+        if node_id == current:
+            colour = COLOURS["current"]
+        statements.append(node_statement(node_id, label_lines(*lines), colour, bold=node_id == current))
+    if reduction.out is None:
+        root_lines = (exploration.program.output.name, summary(exploration.output))
+    else:
+        root_lines = ("out", summary(reduction.out))
+    statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
+    return with_statements(reduction.dot, statements)

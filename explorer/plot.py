@@ -1,0 +1,143 @@
+"""The function and its tangent: out as one element of x varies, the others held fixed.
+
+Every layer is elementwise in x, so moving element i changes only output
+element i: out(t) = w * (sum of the other outputs + f(t)), with w = 1/N for
+the mean and 1 otherwise. One batched forward pass over all sample points gives
+f(t), and one backward pass gives f'(t) at all of them, so the figure carries
+a tangent for every slider position and moving the point needs no server.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from . import limits
+from .forward import run_forward
+
+
+@dataclass(frozen=True)
+class Curve:
+    label: str  # "x[0, 1]", or "x" for a scalar
+    t: np.ndarray  # sample points for the element
+    out: np.ndarray  # out(t)
+    slope: np.ndarray  # d out / d t at each sample
+    centre: int  # index of the sample at the element's own value
+    value: float  # the element's value
+    out_value: float  # out at the element's value
+    grad: float  # autograd's x.grad for the element: the tangent's slope
+
+
+def element_label(shape, flat_index):
+    if not shape:
+        return "x"
+    index = np.unravel_index(flat_index, shape)
+    return "x[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def _samples(value):
+    span = max(1.0, 0.5 * abs(value))
+    half = limits.PLOT_SAMPLES // 2
+    offsets = np.linspace(-span, span, 2 * half + 1)
+    offsets[half] = 0.0  # the centre sample is exactly the element's value
+    return torch.tensor(value + offsets, dtype=torch.float32), half
+
+
+def _f_and_slope(program, t):
+    """f(t) and f'(t) for the output layer at every sample, in one forward and one backward pass."""
+    t = t.clone().requires_grad_(True)
+    f = run_forward(program, t)[program.output.name]
+    if f.requires_grad:
+        (slope,) = torch.autograd.grad(f.sum(), t)  # elementwise: d sum f / d t_k = f'(t_k)
+    else:
+        slope = torch.zeros_like(t)
+    return f.detach().double().numpy(), slope.double().numpy()
+
+
+def tangent_curve(exploration, flat_index, reduction):
+    """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` of x varies."""
+    x, program = exploration.x, exploration.program
+    output = exploration.output.double().flatten()
+    weight = 1.0 / x.numel() if reduction == "mean" else 1.0
+    value = float(x.flatten()[flat_index])
+    t, centre = _samples(value)
+    f, slope = _f_and_slope(program, t)
+    others = float(output.sum() - output[flat_index])
+    with np.errstate(all="ignore"):
+        out = weight * (others + f)
+    return Curve(
+        label=element_label(tuple(x.shape), flat_index),
+        t=t.double().numpy(),
+        out=out,
+        slope=weight * slope,
+        centre=centre,
+        value=value,
+        out_value=float(out[centre]),
+        grad=float(exploration.grads[reduction].flatten()[flat_index]),
+    )
+
+
+def _tangent_segment(curve, k):
+    span = (curve.t[-1] - curve.t[0]) / 4
+    ts = np.array([curve.t[k] - span, curve.t[k] + span])
+    slope = curve.grad if k == curve.centre else curve.slope[k]
+    return ts, curve.out[k] + slope * (ts - curve.t[k])
+
+
+def _y_range(out):
+    """Zoom past poles: when a few samples dwarf the rest, show the central 96%."""
+    finite = out[np.isfinite(out)]
+    if finite.size < 2:
+        return None
+    low, high = np.percentile(finite, [2, 98])
+    if finite.max() - finite.min() <= 10 * max(high - low, 1e-12):
+        return None
+    pad = 0.1 * max(high - low, 1e-6)
+    return [low - pad, high + pad]
+
+
+def _slider(curve):
+    """Slider steps that move the point and its tangent in the browser: restyle, no rerun."""
+    positions = np.linspace(0, len(curve.t) - 1, limits.PLOT_SLIDER_STEPS).round().astype(int)
+    steps = []
+    for k in positions:
+        ts, ys = _tangent_segment(curve, k)
+        steps.append(
+            {
+                "method": "restyle",
+                "label": f"{curve.t[k]:.3g}",
+                "args": [
+                    {"x": [ts.tolist(), [float(curve.t[k])]], "y": [ys.tolist(), [float(curve.out[k])]]},
+                    [1, 2],
+                ],
+            }
+        )
+    active = int(np.argmin(np.abs(positions - curve.centre)))
+    return [{"active": active, "steps": steps, "currentvalue": {"prefix": f"{curve.label} = "}, "pad": {"t": 40}}]
+
+
+def _finite_or_nan(values):
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def tangent_figure(curve, reduction):
+    """Plotly figure: the curve, the tangent at the element's value, the point, and a slider to move it."""
+    ts, ys = _tangent_segment(curve, curve.centre)
+    fig = go.Figure()
+    fig.add_scatter(x=curve.t, y=_finite_or_nan(curve.out), mode="lines", name="out", line={"width": 3})
+    fig.add_scatter(x=ts, y=ys, mode="lines", name="tangent", line={"dash": "dash", "width": 2})
+    fig.add_scatter(
+        x=[curve.value], y=[curve.out_value], mode="markers", name="point", marker={"size": 12, "symbol": "circle"}
+    )
+    fig.update_layout(
+        template="none",
+        height=420,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        title={"text": f"out ({reduction}) as {curve.label} varies; slope at the point = {curve.grad:.6g}"},
+        xaxis={"title": {"text": curve.label}},
+        yaxis={"title": {"text": "out"}, "range": _y_range(curve.out)},
+        sliders=_slider(curve),
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    return fig

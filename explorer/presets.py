@@ -1,0 +1,90 @@
+"""Examples that each teach one thing, with a line on what to notice."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    title: str
+    x: str
+    layers: str
+    note: str
+
+
+PRESETS = (
+    Preset(
+        "two_layers",
+        "Notebook: y = 3x + 2, z = 2y² on a 2×3 matrix",
+        "[[1., 2, 3], [3, 2, 1]]",
+        "y = 3*x + 2\nz = 2*y**2",
+        "The chain rule gives dz/dx = 4y·3 = 12(3x+2): x.grad is 60, 96, 132 for sum and ones_like; "
+        "the mean divides by the 6 elements: 10, 16, 22.",
+    ),
+    Preset(
+        "polynomial",
+        "Notebook: 2x⁴ + x³ + 3x² + 5x + 1 at x = 2",
+        "2.0",
+        "y = 2*x**4 + x**3 + 3*x**2 + 5*x + 1",
+        "One scalar: y = 63 and the slope y' = 8x³ + 3x² + 6x + 5 = 93. For a scalar, sum, mean and ones_like agree.",
+    ),
+    Preset(
+        "sigmoid",
+        "Sigmoid: the slope σ(1 − σ)",
+        "[-4., -1, 0, 1, 4]",
+        "y = sigmoid(x)",
+        "The gradient peaks at 0.25 where x = 0 and fades on both sides: σ'(x) = σ(x)(1 − σ(x)).",
+    ),
+    Preset(
+        "tanh_saturation",
+        "tanh saturation: vanishing gradients",
+        "[-6., -2, 0, 2, 6]",
+        "y = 2*x\nz = tanh(y)",
+        "Far from 0, tanh is flat: at x = ±6 the gradient is about 2·(1 − tanh²(12)) ≈ 1e-10.",
+    ),
+    Preset(
+        "quadratic_loss",
+        "Quadratic loss: (prediction − target)²",
+        "[0.5, 1.5, 2.5]",
+        "prediction = 2*x + 1\nerror = prediction - 4\nloss = error**2",
+        "The gradient 2·error·2 points away from the target; with mean, each element's share is divided by 3.",
+    ),
+    Preset(
+        "exp_log",
+        "exp and log undo each other",
+        "[0.5, 1., 2]",
+        "y = exp(x)\nz = log(y)",
+        "z = x, so every gradient is 1 (or 1/3 under mean): the chain rule multiplies exp(x) by 1/exp(x).",
+    ),
+    Preset(
+        "reuse",
+        "A DAG: one layer used twice",
+        "[1., 2, 3]",
+        "y = x**2\nz = y*x + y",
+        "y feeds z twice (and x directly): autograd adds the paths, dz/dx = 3x² + 2x.",
+    ),
+    Preset(
+        "division",
+        "Division: the quotient rule",
+        "[1., 2, 4]",
+        "y = x + 1\nz = x / y",
+        "dz/dx = (y − x)/y² = 1/(x+1)²: DivBackward0 sends a gradient to both x and y.",
+    ),
+    Preset(
+        "relu_kink",
+        "ReLU's kink at 0",
+        "[-1., 0, 1]",
+        "y = relu(x)\nz = 3*y",
+        "The slope is 0 left of the kink, 3 right of it, and PyTorch picks 0 at exactly 0.",
+    ),
+    Preset(
+        "sin_exp",
+        "Product rule: sin(x)·exp(x)",
+        "0.5",
+        "y = sin(x)*exp(x)",
+        "d/dx sin·exp = (cos x + sin x)·exp x ≈ 2.2373 at 0.5.",
+    ),
+)
+
+BY_KEY = {preset.key: preset for preset in PRESETS}
+DEFAULT = PRESETS[0]

@@ -1,0 +1,205 @@
+"""The page's sections. This module draws; the engine modules compute.
+
+User text reaches the page only as code blocks (st.code), or escaped through
+`markdown_text`, because alerts and labels render Markdown and LaTeX.
+"""
+
+import re
+
+import streamlit as st
+
+from . import presets
+from .backward import REDUCTIONS
+from .errors import FormulaError
+from .explore import explore
+from .graph import annotated_dot
+from .plot import element_label, tangent_curve, tangent_figure
+from .tree import to_text
+from .walkthrough import describe
+
+REDUCTION_LABELS = {"sum": "out = z.sum()", "mean": "out = z.mean()", "ones_like": "gradient=ones_like(z)"}
+MAX_ELEMENT_CHOICES = 64
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_explore(x_text, layers_text):
+    """Explorations are immutable, so every session can share one per input text."""
+    return explore(x_text, layers_text)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def cached_figure(x_text, layers_text, flat_index, reduction):
+    return tangent_figure(tangent_curve(cached_explore(x_text, layers_text), flat_index, reduction), reduction)
+
+
+def markdown_text(text):
+    """Text shown literally inside Markdown: every character Markdown or KaTeX acts on is escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])", r"\\\1", text)
+
+
+# ---------------------------------------------------------------- state
+
+
+def load_preset():
+    preset = presets.BY_KEY[st.session_state["preset"]]
+    st.session_state["x"] = preset.x
+    st.session_state["layers"] = preset.layers
+    st.session_state["backward_step"] = 0
+
+
+def init_state():
+    st.session_state.setdefault("preset", presets.DEFAULT.key)
+    st.session_state.setdefault("x", presets.DEFAULT.x)
+    st.session_state.setdefault("layers", presets.DEFAULT.layers)
+
+
+# ---------------------------------------------------------------- editor
+
+
+def editor():
+    """Preset, x and layers; returns the two texts."""
+    st.selectbox(
+        "Example",
+        [p.key for p in presets.PRESETS],
+        format_func=lambda key: presets.BY_KEY[key].title,
+        key="preset",
+        on_change=load_preset,
+    )
+    preset = presets.BY_KEY[st.session_state["preset"]]
+    if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
+        st.caption(preset.note)
+    x_text = st.text_input("x (a number or nested list)", key="x")
+    layers_text = st.text_area(
+        "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140
+    )
+    return x_text, layers_text
+
+
+def compute(x_text, layers_text):
+    """The exploration for the texts, or the last good one marked stale; errors are shown, never raised."""
+    try:
+        result = cached_explore(x_text, layers_text)
+    except FormulaError as error:
+        st.error("**Can't run this:** " + markdown_text(str(error)))
+        last = st.session_state.get("last_good")
+        if last is None:
+            return None
+        st.warning("Showing the last example that worked, until the input is fixed.")
+        return cached_explore(*last)
+    st.session_state["last_good"] = (x_text, layers_text)
+    for warning in result.warnings:
+        st.warning(markdown_text(warning))
+    return result
+
+
+# ---------------------------------------------------------------- values
+
+
+def _x_code(result):
+    return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
+
+
+def forward_values(result):
+    st.subheader("Forward pass")
+    lines = [_x_code(result)]
+    for layer in result.program.layers:
+        lines += [f"{layer.name} = {to_text(layer.expr)}", f"print({layer.name})", result.layer_reprs[layer.name]]
+    st.code("\n".join(lines), language="python")
+
+
+def _reduction_code(result, name):
+    reduction = result.reductions[name]
+    lines = reduction.code.split("\n")
+    if reduction.out_repr is not None:
+        lines.insert(1, "print(out)")
+        lines.insert(2, reduction.out_repr)
+    return "\n".join(lines + ["print(x.grad)", repr(reduction.grad)])
+
+
+def gradients(result):
+    st.subheader("x.grad, three ways to start backward")
+    columns = st.columns(3)
+    for column, name in zip(columns, REDUCTIONS, strict=True):
+        with column:
+            st.markdown(f"**{name}**")
+            st.code(_reduction_code(result, name), language="python")
+    if result.scalar_output:
+        st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
+    else:
+        st.caption(
+            f"mean divides every gradient by the {result.output.numel()} elements; "
+            "ones_like seeds each element with 1, exactly as sum does."
+        )
+
+
+# ---------------------------------------------------------------- explore one element
+
+
+def choose_view(result):
+    """The reduction and the element that the plot, the graph and the step-through look at."""
+    left, right = st.columns(2)
+    with left:
+        name = st.segmented_control(
+            "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True,
+            format_func=REDUCTION_LABELS.get,
+        )
+    count, shape = result.x.numel(), tuple(result.x.shape)
+    with right:
+        if count <= MAX_ELEMENT_CHOICES:
+            labels = [element_label(shape, i) for i in range(count)]
+            if st.session_state.get("element") not in labels:
+                st.session_state["element"] = labels[0]
+            index = labels.index(st.selectbox("Element of x", labels, key="element"))
+        else:
+            if not 0 <= st.session_state.get("element_index", 0) < count:
+                st.session_state["element_index"] = 0
+            index = st.number_input("Element of x (flat index)", 0, count - 1, key="element_index")
+    return name or "sum", int(index)
+
+
+def tangent(x_text, layers_text, name, index):
+    figure = cached_figure(x_text, layers_text, index, name)
+    st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+    st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
+
+
+def autograd_graph(result, name):
+    plain = st.toggle("Plain torchviz", key="plain_graph")
+    steps = result.reductions[name].steps
+    step = st.session_state.get("backward_step", 0)
+    step = step if 0 < step <= len(steps) else None
+    dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
+    st.graphviz_chart(dot, width="content")
+    if not plain:
+        st.caption(
+            "Each node: the layer or subexpression it computes, its torch op, its forward value, and "
+            "the gradient d out / d (node) flowing into it. Blue is x, green is where backward starts."
+        )
+
+
+def step_through(result, name, index):
+    steps = result.reductions[name].steps
+    if not steps:
+        st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
+        return
+    number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step")
+    if number == 0:
+        st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
+        return
+    view = describe(result, name, number, index)
+    label = element_label(tuple(result.x.shape), index)
+    lines = [f"step {view.number} of {view.total}: {view.op}  ({view.title})", f"at {label}:"]
+    lines.append(f"  gradient in:  d out / d ({view.title}) = {view.incoming:.6g}")
+    for edge in view.edges:
+        lines.append(
+            f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g};"
+            f"  out: {view.incoming:.6g} x {edge.local:.6g} = {edge.outgoing:.6g}"
+        )
+    product = " x ".join(f"{f:.4g}" for f in view.factors)
+    if view.is_chain:
+        lines.append(f"  chain rule so far: {product} = {view.running:.6g}")
+    else:
+        lines.append("  (a DAG: where paths meet, autograd adds their gradients)")
+    if view.number == view.total:
+        lines.append(f"  x.grad at {label} = {float(result.grads[name].flatten()[index]):.6g}")
+    st.code("\n".join(lines), language=None)

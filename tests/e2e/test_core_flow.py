@@ -1,0 +1,47 @@
+"""The two-layer seed as a person sees it in Chromium: the graph, the plot and the numbers."""
+
+from conftest import open_app, screenshot, wait_idle
+
+
+def graph_text(page):
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg')
+    return page.locator('[data-testid="stGraphVizChart"] svg').first.text_content()
+
+
+def test_seed_shows_graph_plot_and_notebook_numbers(page, server):
+    open_app(page, server)
+    assert "PowBackward0" in graph_text(page)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
+    body = page.locator("body").inner_text()
+    assert "tensor(140., grad_fn=<MeanBackward0>)" in body
+    assert "[[10., 16., 22.]," in body and "[22., 16., 10.]]" in body.replace("        ", "")
+    assert "[[ 60.,  96., 132.]," in body
+    screenshot(page, "seed")
+
+
+def test_typing_a_formula_updates_numbers_and_bad_input_recovers(page, server):
+    open_app(page, server)
+    x_input = page.locator(".st-key-x input")
+    x_input.fill("2.0")
+    x_input.press("Enter")
+    wait_idle(page)
+    layers = page.locator(".st-key-layers textarea")
+    layers.fill("y = 2*x**4 + x**3 + 3*x**2 + 5*x + 1")
+    layers.press("Control+Enter")
+    wait_idle(page)
+    body = page.locator("body").inner_text()
+    assert "tensor(63., grad_fn=<AddBackward0>)" in body
+    assert "tensor(93.)" in body
+    layers.fill("y = 2*x + q")
+    layers.press("Control+Enter")
+    wait_idle(page)
+    error = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    assert "unknown name 'q'" in error
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert layers.input_value() == "y = 2*x + q", "the user's text stays in the editor"
+    assert "tensor(93.)" in page.locator("body").inner_text(), "the last good result stays visible"
+    layers.fill("y = sin(x)")
+    layers.press("Control+Enter")
+    wait_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert "SinBackward0" in graph_text(page)
