@@ -17,6 +17,7 @@ from .plot import element_label, tangent_curve, tangent_figure
 from .tree import to_text
 from .walkthrough import describe
 
+URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
 REDUCTION_LABELS = {"sum": "out = z.sum()", "mean": "out = z.mean()", "ones_like": "gradient=ones_like(z)"}
 MAX_ELEMENT_CHOICES = 64
 
@@ -64,13 +65,14 @@ def editor():
         format_func=lambda key: presets.BY_KEY[key].title,
         key="preset",
         on_change=load_preset,
+        bind=URL,
     )
     preset = presets.BY_KEY[st.session_state["preset"]]
     if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
         st.caption(preset.note)
-    x_text = st.text_input("x (a number or nested list)", key="x")
+    x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
     layers_text = st.text_area(
-        "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140
+        "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
     )
     return x_text, layers_text
 
@@ -141,7 +143,7 @@ def choose_view(result):
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True,
-            format_func=REDUCTION_LABELS.get,
+            format_func=REDUCTION_LABELS.get, bind=URL,
         )
     count, shape = result.x.numel(), tuple(result.x.shape)
     with right:
@@ -149,11 +151,11 @@ def choose_view(result):
             labels = [element_label(shape, i) for i in range(count)]
             if st.session_state.get("element") not in labels:
                 st.session_state["element"] = labels[0]
-            index = labels.index(st.selectbox("Element of x", labels, key="element"))
+            index = labels.index(st.selectbox("Element of x", labels, key="element", bind=URL))
         else:
             if not 0 <= st.session_state.get("element_index", 0) < count:
                 st.session_state["element_index"] = 0
-            index = st.number_input("Element of x (flat index)", 0, count - 1, key="element_index")
+            index = st.number_input("Element of x (flat index)", 0, count - 1, key="element_index", bind=URL)
     return name or "sum", int(index)
 
 
@@ -164,7 +166,7 @@ def tangent(x_text, layers_text, name, index):
 
 
 def autograd_graph(result, name):
-    plain = st.toggle("Plain torchviz", key="plain_graph")
+    plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     steps = result.reductions[name].steps
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
@@ -182,7 +184,7 @@ def step_through(result, name, index):
     if not steps:
         st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
         return
-    number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step")
+    number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step", bind=URL)
     if number == 0:
         st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
         return
