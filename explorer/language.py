@@ -6,8 +6,8 @@ all rely on that: d out / d x_i = weight * f'(x_i).
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -5,7 +5,6 @@ function table. Nothing here can reach Python's own evaluation of user text.
 """
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Call:
     arg: "Expr"
 
 
-Expr = Union[Num, Name, Unary, Binary, Call]
+Expr = Num | Name | Unary | Binary | Call
 
 
 @dataclass(frozen=True)

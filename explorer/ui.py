@@ -5,13 +5,16 @@ User text reaches the page only as code blocks (st.code), or escaped through
 """
 
 import re
+from dataclasses import dataclass
 
+import nbformat
 import streamlit as st
 
-from . import presets
+from . import presets, state
 from .backward import REDUCTIONS
 from .errors import FormulaError
 from .explore import explore
+from .export import export_notebook, export_script, svg_export
 from .graph import annotated_dot
 from .plot import element_label, tangent_curve, tangent_figure
 from .tree import to_text
@@ -38,7 +41,40 @@ def markdown_text(text):
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])", r"\\\1", text)
 
 
-# ---------------------------------------------------------------- state
+# ---------------------------------------------------------------- state and view
+
+# Constant CSS, never user text: larger type for projectors.
+PRESENTATION_CSS = """<style>
+html { font-size: 21px; }
+[data-testid="stCode"] code, [data-testid="stCode"] pre { font-size: 1.05rem; }
+h1 { font-size: 2.4rem !important; }
+</style>"""
+
+
+@dataclass(frozen=True)
+class View:
+    present: bool  # projector mode: large type, editors folded away
+    hidden: frozenset  # sections a link asked to hide
+
+    def shows(self, section):
+        return section not in self.hidden
+
+
+def view_options():
+    """The sidebar: presentation mode and the link that reproduces this view."""
+    hidden = state.parse_hidden(st.query_params.get("hide"))
+    with st.sidebar:
+        present = st.toggle("Presentation mode", key="present", bind=URL, help="Large type for a projector.")
+        st.caption(
+            "Add `hide=` to a link to hide sections, comma-separated: " + ", ".join(state.SECTIONS) + "."
+        )
+        values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
+        st.markdown("**Link to this view**")
+        st.code(state.share_link(st.context.url, values, hidden), language=None, wrap_lines=True)
+    if present:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    return View(bool(present), hidden)
+
 
 
 def load_preset():
@@ -165,13 +201,13 @@ def tangent(x_text, layers_text, name, index):
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
-def autograd_graph(result, name):
+def autograd_graph(result, name, stretch=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     steps = result.reductions[name].steps
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
     dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
-    st.graphviz_chart(dot, width="content")
+    st.graphviz_chart(dot, width="stretch" if stretch else "content")
     if not plain:
         st.caption(
             "Each node: the layer or subexpression it computes, its torch op, its forward value, and "
@@ -205,3 +241,28 @@ def step_through(result, name, index):
     if view.number == view.total:
         lines.append(f"  x.grad at {label} = {float(result.grads[name].flatten()[index]):.6g}")
     st.code("\n".join(lines), language=None)
+
+
+# ---------------------------------------------------------------- exports
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _exports(x_text, layers_text):
+    notebook = nbformat.writes(nbformat.from_dict(export_notebook(x_text, layers_text)))
+    dot = cached_explore(x_text, layers_text).dot
+    return export_script(x_text, layers_text), notebook, dot, svg_export(dot)
+
+
+def exports(x_text, layers_text):
+    """The example as a script, a notebook and a graph file, to take back to Jupyter."""
+    with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
+        script, notebook, dot, svg = _exports(x_text, layers_text)
+        columns = st.columns(4)
+        columns[0].download_button("Script (.py)", script, "autograd_example.py", "text/x-python")
+        columns[1].download_button("Notebook (.ipynb)", notebook, "autograd_example.ipynb", "application/json")
+        columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
+        if svg is not None:
+            columns[3].download_button("Graph (.svg)", svg, "autograd_graph.svg", "image/svg+xml")
+        else:
+            columns[3].caption("SVG needs Graphviz's dot program on the server.")
+        st.code(script, language="python")

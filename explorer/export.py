@@ -1,0 +1,349 @@
+"""Exports: the example as a PyTorch script or a Jupyter notebook, and the graph as DOT or SVG.
+
+User text is data, never code: both fields go through the parser, and every
+line of the export is generated from the validated tree (explorer.tree) and
+the parsed tensor. Nothing the user typed is pasted into the output.
+
+The script and the notebook share one list of sections, so their code is the
+same: the notebook's code cells, joined, are the script.
+"""
+
+import math
+import re
+import shutil
+
+import graphviz
+import nbformat
+import numpy as np
+import torch
+from nbformat import v4
+
+from .backward import REDUCTIONS
+from .forward import fold_constant
+from .language import CONSTANTS, FUNCTIONS, INPUT_NAME
+from .parse import parse_layers, parse_x
+from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
+
+# Names the generated code itself uses: a layer called one of these is renamed.
+_SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
+
+
+def _torch_path(name):
+    """Where a function of the language lives in torch: torch.sin, torch.nn.functional.softplus."""
+    fn = FUNCTIONS[name].torch
+    for path, module in (("torch", torch), ("torch.nn.functional", torch.nn.functional)):
+        if getattr(module, name, None) is fn:
+            return f"{path}.{name}"
+    raise LookupError(f"explorer.export does not know where torch keeps {name!r}")
+
+
+_TORCH_CALLS = {name: _torch_path(name) for name in FUNCTIONS}
+
+
+# ---------------------------------------------------------------- code from the tree
+
+
+def _script_names(program):
+    """Layer name -> its name in the script: the same, unless it would hide torch, math, out or print."""
+    taken = set(program.names) | _SCRIPT_NAMES
+    names = {INPUT_NAME: INPUT_NAME}
+    for name in program.names:
+        new = name
+        while new in _SCRIPT_NAMES or (new != name and new in taken):
+            new += "_"
+        taken.add(new)
+        names[name] = new
+    return names
+
+
+def _is_plain_constant(node):
+    """A number, pi or e, or minus one of those: Python reads it exactly as the explorer does."""
+    if isinstance(node, Unary):
+        return _is_plain_constant(node.operand)
+    return isinstance(node, Num) or (isinstance(node, Name) and node.id in CONSTANTS)
+
+
+def _constant_code(value):
+    """A folded float64 constant as a Python expression that gives back the same float."""
+    if math.isnan(value):
+        return "math.nan"
+    if math.isinf(value):
+        return "math.inf" if value > 0 else "(-math.inf)"
+    text = repr(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _code_tree(node, names):
+    """The tree rewritten into torch's names, ready for to_text.
+
+    Constant parts other than plain numbers are folded in float64 first, as
+    explorer.forward does: Python's own arithmetic would raise where numpy
+    gives inf or nan (1/0, 1e9**40), and torch.sin(math.pi) is not a tensor call.
+    """
+    if _is_plain_constant(node):
+        if isinstance(node, Unary):
+            return Unary(node.op, _code_tree(node.operand, names))
+        return Name(f"math.{node.id}") if isinstance(node, Name) else node
+    value = fold_constant(node)
+    if value is not None:
+        return Num(value, _constant_code(value))
+    if isinstance(node, Name):
+        return Name(names[node.id])
+    if isinstance(node, Unary):  # unary plus is the operand itself, in the explorer and here
+        operand = _code_tree(node.operand, names)
+        return operand if node.op == "+" else Unary("-", operand)
+    if isinstance(node, Binary):
+        return Binary(node.op, _code_tree(node.left, names), _code_tree(node.right, names))
+    return Call(_TORCH_CALLS[node.fn], _code_tree(node.arg, names))
+
+
+def _has_folded_constant(node):
+    if _is_plain_constant(node):
+        return False
+    if fold_constant(node) is not None:
+        return True
+    return any(_has_folded_constant(child) for child in children(node))
+
+
+def _layer_line(layer, names):
+    """`name = expression` in torch's words; a constant layer has x's shape, as in the explorer."""
+    expr = to_text(_code_tree(layer.expr, names))
+    if fold_constant(layer.expr) is not None:
+        expr = f"torch.full_like(x, {expr})"
+    return f"{names[layer.name]} = {expr}"
+
+
+def _layer_comments(layer, names):
+    """Where the code reads differently from the formula, a line that says why."""
+    lines = []
+    if names[layer.name] != layer.name:
+        lines.append(f"# the layer {layer.name} is {names[layer.name]} here: the script needs {layer.name} itself")
+    if _has_folded_constant(layer.expr):
+        lines.append(f"# {layer.name} = {to_text(layer.expr)}, with its constant parts worked out")
+    return lines
+
+
+def _depends_on_x(program):
+    """Whether the output reads x, directly or through earlier layers."""
+    reading = {INPUT_NAME}
+    for layer in program.layers:
+        if reading & set(names_used(layer.expr)):
+            reading.add(layer.name)
+    return program.output.name in reading
+
+
+def _x_number(value):
+    """The shortest text that gives back the same float32, as the user most likely typed it."""
+    short = str(np.float32(value))
+    return short if float(np.float32(float(short))) == value else repr(value)
+
+
+def _x_values(values):
+    if isinstance(values, list):
+        return "[" + ", ".join(_x_values(item) for item in values) + "]"
+    return _x_number(values)
+
+
+# ---------------------------------------------------------------- LaTeX from the tree
+
+
+def _latex_name(name):
+    """A layer name in math mode: identifiers are ASCII letters, digits and '_', and '_' is escaped."""
+    escaped = name.replace("_", r"\_")
+    return escaped if len(name) == 1 else rf"\mathit{{{escaped}}}"
+
+
+def _latex_number(text):
+    mantissa, _, exponent = text.partition("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else text
+
+
+def _times(node):
+    """`3x` for a number times a name or a call, a dot otherwise."""
+    right = node.right.left if isinstance(node.right, Binary) and node.right.op == "**" else node.right
+    return " " if isinstance(node.left, Num) and isinstance(right, Name | Call) else r" \cdot "
+
+
+def _latex(node, parent=0):
+    """A tree as LaTeX, with brackets where the precedence needs them (as tree.to_text puts them)."""
+    if isinstance(node, Num):
+        return _latex_number(node.text)
+    if isinstance(node, Name):
+        return CONSTANTS[node.id][2] if node.id in CONSTANTS else _latex_name(node.id)
+    if isinstance(node, Call):
+        return rf"{FUNCTIONS[node.fn].latex}{{\left({_latex(node.arg)}\right)}}"
+    if isinstance(node, Unary):
+        text, mine = node.op + _latex(node.operand, 3), 3
+    elif node.op == "**":
+        text, mine = f"{_latex(node.left, 5)}^{{{_latex(node.right)}}}", 4
+    elif node.op == "/":
+        text, mine = rf"\frac{{{_latex(node.left)}}}{{{_latex(node.right)}}}", 3
+    else:
+        mine = 1 if node.op in "+-" else 2
+        operator = {"+": " + ", "-": " - ", "*": _times(node)}[node.op]
+        text = _latex(node.left, mine) + operator + _latex(node.right, mine + 1)
+    return rf"\left({text}\right)" if mine < parent else text
+
+
+def _latex_layer(layer):
+    return f"{_latex_name(layer.name)} = {_latex(layer.expr)}"
+
+
+def _aligned(lines):
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+
+
+# ---------------------------------------------------------------- the notebook's words
+
+
+def _intro(program):
+    layers = [_latex_layer(layer).replace(" = ", " &= ", 1) for layer in program.layers]
+    return (
+        "# Backpropagation with PyTorch's autograd\n\n"
+        "Exported from the autograd graph explorer. The layers below are built on the input $x$; "
+        "then `backward()` runs three ways, each on a fresh $x$, and prints `x.grad`.\n\n" + _aligned(layers)
+    )
+
+
+_X_WORDS = (
+    "## 1. Create a tensor\n\n"
+    "`requires_grad=True` tells autograd to record every operation on `x`, "
+    "so that `backward()` can send gradients back to it."
+)
+
+
+def _total_derivative(layer):
+    """d layer / dx as the sum, over what the layer reads, of (local derivative) times (its d/dx)."""
+    name = _latex_name(layer.name)
+    terms = []
+    for used in names_used(layer.expr):
+        if used == INPUT_NAME:
+            terms.append(rf"\frac{{\partial {name}}}{{\partial x}}")
+        elif used not in CONSTANTS:
+            other = _latex_name(used)
+            terms.append(rf"\frac{{\partial {name}}}{{\partial {other}}}\,\frac{{d{other}}}{{dx}}")
+    return rf"\frac{{d{name}}}{{dx}} &= " + (" + ".join(terms) or "0")
+
+
+def _chain_rule_words(program, output):
+    return (
+        "## The chain rule\n\n"
+        "Each layer is a function of the values before it. If $v$ reads $u$ and $u$ reads $x$, then "
+        r"$\frac{dv}{dx} = \frac{\partial v}{\partial u}\,\frac{du}{dx}$: the local derivatives multiply. "
+        "Where a layer reads several values, the products along each path add up. For this example:\n\n"
+        + _aligned([_total_derivative(layer) for layer in program.layers])
+        + "\n\nEvery operation is elementwise, so element $i$ of each layer depends only on $x_i$. "
+        "Autograd's graph holds one node per operation, each knowing its local derivative; `backward()` "
+        f"starts from $\\frac{{\\partial \\mathit{{out}}}}{{\\partial {_latex_name(output)}_i}}$ "
+        "and multiplies its way back to $x$."
+    )
+
+
+def _reduction_words(name, output, count, reads_x):
+    z = _latex_name(output)
+    words = {
+        "sum": rf"$\mathit{{out}} = \sum_i {z}_i$, so $\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}} = 1$ "
+        rf"and `x.grad` holds $\frac{{d{z}_i}}{{dx_i}}$.",
+        "mean": rf"$\mathit{{out}} = \frac{{1}}{{{count}}}\sum_i {z}_i$ over {count} element{'s' * (count != 1)}, "
+        rf"so $\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}} = \frac{{1}}{{{count}}}$: "
+        f"`x.grad` is the gradient of `sum` divided by {count}.",
+        "ones_like": "Without arguments `backward()` needs a single number. For a tensor, `gradient` gives "
+        rf"$\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}}$ for every element: ones, the same as `sum`.",
+    }[name]
+    if not reads_x:
+        words += f"\n\n`{output}` does not depend on `x`, so nothing flows back: `x.grad` stays `None`, that is zero."
+    code = _reduction_code(name, output).replace("\n", "; ")
+    return f"## Backward with `{code}`\n\n{words}"
+
+
+# ---------------------------------------------------------------- code cells
+
+
+def _reduction_code(name, output):
+    """backward.REDUCTIONS' snippet, reading the output layer by its (script) name."""
+    return REDUCTIONS[name].format(z=output)
+
+
+def _reduction_cells(name, x_line, forward, output, reads_x):
+    """A fresh x and forward pass, then out (if any), then backward and x.grad."""
+    fresh = "\n".join(["# a fresh x: x.grad starts empty, so gradients never add up across runs", x_line, *forward])
+    snippet = _reduction_code(name, output).split("\n")
+    out_lines = [line for line in snippet if "backward" not in line]
+    cells = [fresh]
+    if out_lines:
+        cells.append("\n".join([*out_lines, f'print("out ({name}):")', "print(out)"]))
+    if reads_x:
+        grad = [line for line in snippet if "backward" in line] + [f'print("x.grad ({name}):")', "print(x.grad)"]
+    else:
+        grad = [
+            f"# {output} does not depend on x: there is nothing to differentiate, and x.grad stays None (zero)",
+            f'print("x.grad ({name}):")',
+            "print(torch.zeros_like(x))",
+        ]
+    return cells + ["\n".join(grad)]
+
+
+def _imports(code):
+    uses_math = any(re.search(r"\bmath\.", text) for text in code)
+    return "import math\n\nimport torch" if uses_math else "import torch"
+
+
+def _sections(x_text, layers_text):
+    """The example as ("markdown" | "code", text) pairs, in order."""
+    program = parse_layers(layers_text)
+    x = parse_x(x_text)
+    names = _script_names(program)
+    output = names[program.output.name]
+    reads_x = _depends_on_x(program)
+    x_line = f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"
+    forward = [_layer_line(layer, names) for layer in program.layers]
+
+    sections = [("markdown", _X_WORDS), ("code", f"{x_line}\nprint(x)")]
+    for number, (layer, line) in enumerate(zip(program.layers, forward, strict=True), 2):
+        code = [*_layer_comments(layer, names), line, f"print({names[layer.name]})"]
+        sections.append(("markdown", f"#### {number}. The layer ${_latex_layer(layer)}$"))
+        sections.append(("code", "\n".join(code)))
+    sections.append(("markdown", _chain_rule_words(program, output)))
+    for name in REDUCTIONS:
+        sections.append(("markdown", _reduction_words(name, output, x.numel(), reads_x)))
+        sections += [("code", cell) for cell in _reduction_cells(name, x_line, forward, output, reads_x)]
+
+    imports = _imports(text for kind, text in sections if kind == "code")
+    return [("markdown", _intro(program)), ("code", imports), *sections]
+
+
+# ---------------------------------------------------------------- public
+
+
+def export_script(x_text, layers_text):
+    """A runnable PyTorch script of the example: x, each layer, then backward three ways.
+
+    Raises FormulaError for bad input, exactly as explore() does.
+    """
+    code = [text for kind, text in _sections(x_text, layers_text) if kind == "code"]
+    header = "# Exported from the autograd graph explorer: x, the layers, then backward three ways."
+    return "\n\n".join([header, *code]) + "\n"
+
+
+def export_notebook(x_text, layers_text):
+    """The same code as export_script, as an nbformat v4 notebook with the chain rule in words."""
+    notebook = v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text)
+        for kind, text in _sections(x_text, layers_text)
+    ]
+    nbformat.validate(notebook)
+    return notebook
+
+
+def dot_export(exploration):
+    """The graph's DOT source, as torchviz wrote it for the page."""
+    return exploration.dot
+
+
+def svg_export(dot_text):
+    """The graph as SVG bytes, or None when Graphviz's `dot` program is not installed."""
+    if shutil.which("dot") is None:
+        return None
+    return graphviz.Source(dot_text).pipe(format="svg")
