@@ -7,7 +7,13 @@ import streamlit as st
 
 from explorer import ui
 
-st.set_page_config(page_title="Autograd graph explorer", page_icon="∂", layout="wide")
+presenting = st.query_params.get("present") == "true"
+st.set_page_config(
+    page_title="Autograd graph explorer",
+    page_icon="∂",
+    layout="wide",
+    initial_sidebar_state="collapsed" if presenting else "auto",
+)
 ui.init_state()
 view = ui.view_options()
 
@@ -30,7 +36,7 @@ if result is not None:
     reduction, element = ui.choose_view(result)
     if view.shows("graph"):
         with graph_column:
-            ui.autograd_graph(result, reduction, stretch=view.present)
+            ui.autograd_graph(result, reduction)
     plot_column, step_column = st.columns(2)
     if view.shows("plot"):
         with plot_column:

@@ -40,7 +40,8 @@ PRESETS = (
         "tanh saturation: vanishing gradients",
         "[-6., -2, 0, 2, 6]",
         "y = 2*x\nz = tanh(y)",
-        "Far from 0, tanh is flat: at x = ±6 the gradient is about 2·(1 − tanh²(12)) ≈ 1e-10.",
+        "Far from 0, tanh is flat: at x = ±2 the gradient is 2·(1 − tanh²(4)) ≈ 0.0027, and at ±6 "
+        "float32 rounds 1 − tanh²(12) to exactly 0.",
     ),
     Preset(
         "quadratic_loss",
@@ -87,4 +88,5 @@ PRESETS = (
 )
 
 BY_KEY = {preset.key: preset for preset in PRESETS}
+BY_TITLE = {preset.title: preset for preset in PRESETS}
 DEFAULT = PRESETS[0]

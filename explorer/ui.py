@@ -21,7 +21,6 @@ from .tree import to_text
 from .walkthrough import describe
 
 URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
-REDUCTION_LABELS = {"sum": "out = z.sum()", "mean": "out = z.mean()", "ones_like": "gradient=ones_like(z)"}
 MAX_ELEMENT_CHOICES = 64
 
 
@@ -44,10 +43,14 @@ def markdown_text(text):
 # ---------------------------------------------------------------- state and view
 
 # Constant CSS, never user text: larger type for projectors.
+# Scoped to text elements: a page-wide font size would also reach the graph's SVG labels and clip them.
 PRESENTATION_CSS = """<style>
-html { font-size: 21px; }
-[data-testid="stCode"] code, [data-testid="stCode"] pre { font-size: 1.05rem; }
-h1 { font-size: 2.4rem !important; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p,
+[data-testid="stMain"] input, [data-testid="stMain"] textarea { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.15rem; }
+[data-testid="stMain"] h1 { font-size: 3rem; }
+[data-testid="stMain"] h3 { font-size: 2rem; }
 </style>"""
 
 
@@ -78,14 +81,14 @@ def view_options():
 
 
 def load_preset():
-    preset = presets.BY_KEY[st.session_state["preset"]]
+    preset = presets.BY_TITLE[st.session_state["preset"]]
     st.session_state["x"] = preset.x
     st.session_state["layers"] = preset.layers
     st.session_state["backward_step"] = 0
 
 
 def init_state():
-    st.session_state.setdefault("preset", presets.DEFAULT.key)
+    st.session_state.setdefault("preset", presets.DEFAULT.title)
     st.session_state.setdefault("x", presets.DEFAULT.x)
     st.session_state.setdefault("layers", presets.DEFAULT.layers)
 
@@ -95,15 +98,9 @@ def init_state():
 
 def editor():
     """Preset, x and layers; returns the two texts."""
-    st.selectbox(
-        "Example",
-        [p.key for p in presets.PRESETS],
-        format_func=lambda key: presets.BY_KEY[key].title,
-        key="preset",
-        on_change=load_preset,
-        bind=URL,
-    )
-    preset = presets.BY_KEY[st.session_state["preset"]]
+    # Options are the titles themselves: a bound widget writes its shown label into the URL.
+    title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
+    preset = presets.BY_TITLE[title]
     if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
         st.caption(preset.note)
     x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
@@ -142,7 +139,7 @@ def forward_values(result):
     lines = [_x_code(result)]
     for layer in result.program.layers:
         lines += [f"{layer.name} = {to_text(layer.expr)}", f"print({layer.name})", result.layer_reprs[layer.name]]
-    st.code("\n".join(lines), language="python")
+    st.code("\n".join(lines), language="python", wrap_lines=True)
 
 
 def _reduction_code(result, name):
@@ -160,7 +157,7 @@ def gradients(result):
     for column, name in zip(columns, REDUCTIONS, strict=True):
         with column:
             st.markdown(f"**{name}**")
-            st.code(_reduction_code(result, name), language="python")
+            st.code(_reduction_code(result, name), language="python", wrap_lines=True)
     if result.scalar_output:
         st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
     else:
@@ -178,8 +175,8 @@ def choose_view(result):
     left, right = st.columns(2)
     with left:
         name = st.segmented_control(
-            "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True,
-            format_func=REDUCTION_LABELS.get, bind=URL,
+            "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
+            help="sum: out = z.sum(); mean: out = z.mean(); ones_like: z.backward(gradient=torch.ones_like(z))",
         )
     count, shape = result.x.numel(), tuple(result.x.shape)
     with right:
@@ -201,13 +198,13 @@ def tangent(x_text, layers_text, name, index):
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
-def autograd_graph(result, name, stretch=False):
+def autograd_graph(result, name):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     steps = result.reductions[name].steps
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
     dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
-    st.graphviz_chart(dot, width="stretch" if stretch else "content")
+    st.graphviz_chart(dot, width="content")
     if not plain:
         st.caption(
             "Each node: the layer or subexpression it computes, its torch op, its forward value, and "

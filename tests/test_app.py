@@ -49,7 +49,7 @@ def test_graph_element_holds_the_seed_ops():
 @pytest.mark.parametrize("key", [p.key for p in presets.PRESETS])
 def test_every_preset_runs_clean(key):
     app = run_app()
-    app.selectbox(key="preset").set_value(key).run()
+    app.selectbox(key="preset").set_value(presets.BY_KEY[key].title).run()
     assert_clean(app)
     assert not app.error
     preset = presets.BY_KEY[key]

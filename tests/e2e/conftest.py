@@ -44,13 +44,17 @@ def wait_healthy(url, seconds=60):
     raise RuntimeError(f"streamlit did not answer at {url} within {seconds} s")
 
 
-def start_streamlit(app, port):
-    command = [
+def streamlit_command(app, port):
+    """`streamlit run` as Streamlit's own browser tests start it, on a loopback port (bench/ uses it too)."""
+    return [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_streamlit(app, port):
+    return subprocess.Popen(streamlit_command(app, port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +107,9 @@ def wait_idle(page):
 def screenshot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_text(page, text):
+    """Wait until the page shows `text`: widgets like sliders send their value after a debounce."""
+    page.wait_for_function("t => document.body.innerText.includes(t)", arg=text)
+    wait_idle(page)
