@@ -36,11 +36,11 @@ if result is not None:
     reduction, element = ui.choose_view(result)
     if view.shows("graph"):
         with graph_column:
-            ui.autograd_graph(result, reduction)
+            ui.autograd_graph(result, reduction, view.present)
     plot_column, step_column = st.columns(2)
     if view.shows("plot"):
         with plot_column:
-            ui.tangent(x_text, layers_text, reduction, element)
+            ui.tangent(x_text, layers_text, reduction, element, view.present)
     if view.shows("steps"):
         with step_column:
             ui.step_through(result, reduction, element)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 import nbformat
+import plotly.graph_objects as go
 import streamlit as st
 
 from . import presets, state
@@ -15,7 +16,7 @@ from .backward import REDUCTIONS
 from .errors import FormulaError
 from .explore import explore
 from .export import export_notebook, export_script, svg_export
-from .graph import annotated_dot
+from .graph import annotated_dot, with_font_size
 from .plot import element_label, tangent_curve, tangent_figure
 from .tree import to_text
 from .walkthrough import describe
@@ -192,19 +193,21 @@ def choose_view(result):
     return name or "sum", int(index)
 
 
-def tangent(x_text, layers_text, name, index):
+def tangent(x_text, layers_text, name, index, present=False):
     figure = cached_figure(x_text, layers_text, index, name)
+    if present:  # a copy: the cached figure is shared by every session
+        figure = go.Figure(figure).update_layout(font={"size": 18}, height=560)
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
-def autograd_graph(result, name):
+def autograd_graph(result, name, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     steps = result.reductions[name].steps
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
     dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
-    st.graphviz_chart(dot, width="content")
+    st.graphviz_chart(with_font_size(dot, 16) if present else dot, width="content")
     if not plain:
         st.caption(
             "Each node: the layer or subexpression it computes, its torch op, its forward value, and "

@@ -1,0 +1,28 @@
+"""The README stays true: its Safety table lists every limit with its value, and the commands exist."""
+
+import re
+from pathlib import Path
+
+from explorer import limits
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def shown(value):
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:g}".replace("e+0", "e").replace("e+", "e")
+
+
+def test_every_limit_is_in_the_safety_table_with_its_value():
+    rows = [line for line in README.splitlines() if line.startswith("|")]
+    for name, value in vars(limits).items():
+        if not name.isupper():
+            continue
+        row = next((r for r in rows if f"`{name}`" in r), None)
+        assert row is not None, f"README's Safety table lacks {name}"
+        assert shown(value) in row.split("|")[-2], f"README shows {name} without its value {shown(value)}"
+
+
+def test_readme_gives_the_two_commands():
+    assert re.search(r"^make run\b", README, re.M) and re.search(r"^make test\b", README, re.M)
