@@ -4,6 +4,8 @@ User text reaches the page only as code blocks (st.code), or escaped through
 `markdown_text`, because alerts and labels render Markdown and LaTeX.
 """
 
+import functools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -23,6 +25,21 @@ from .walkthrough import describe
 
 URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
 MAX_ELEMENT_CHOICES = 64
+
+
+def drawn_safely(draw):
+    """A section that fails shows a short error and the rest of the page goes on: never a traceback."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        try:
+            return draw(*args, **kwargs)
+        except Exception:  # Streamlit's rerun and stop signals are BaseExceptions and pass through
+            logging.getLogger(__name__).exception("section %s failed", draw.__name__)
+            st.error(f"This part of the page ({draw.__name__.replace('_', ' ')}) failed for this input.")
+            return None
+
+    return wrapper
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -117,15 +134,23 @@ def compute(x_text, layers_text):
         result = cached_explore(x_text, layers_text)
     except FormulaError as error:
         st.error("**Can't run this:** " + markdown_text(str(error)))
-        last = st.session_state.get("last_good")
-        if last is None:
-            return None
-        st.warning("Showing the last example that worked, until the input is fixed.")
-        return cached_explore(*last)
+        return _last_good()
+    except Exception:  # a bug of ours, not the user's: say so, without a traceback
+        logging.getLogger(__name__).exception("explore failed")
+        st.error("The explorer failed on this input (our bug, not yours).")
+        return _last_good()
     st.session_state["last_good"] = (x_text, layers_text)
     for warning in result.warnings:
         st.warning(markdown_text(warning))
     return result
+
+
+def _last_good():
+    last = st.session_state.get("last_good")
+    if last is None:
+        return None
+    st.warning("Showing the last example that worked, until the input is fixed.")
+    return cached_explore(*last)
 
 
 # ---------------------------------------------------------------- values
@@ -135,6 +160,7 @@ def _x_code(result):
     return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
 
 
+@drawn_safely
 def forward_values(result):
     st.subheader("Forward pass")
     lines = [_x_code(result)]
@@ -152,6 +178,7 @@ def _reduction_code(result, name):
     return "\n".join(lines + ["print(x.grad)", repr(reduction.grad)])
 
 
+@drawn_safely
 def gradients(result):
     st.subheader("x.grad, three ways to start backward")
     columns = st.columns(3)
@@ -193,6 +220,7 @@ def choose_view(result):
     return name or "sum", int(index)
 
 
+@drawn_safely
 def tangent(x_text, layers_text, name, index, present=False):
     figure = cached_figure(x_text, layers_text, index, name)
     if present:  # a copy: the cached figure is shared by every session
@@ -201,6 +229,7 @@ def tangent(x_text, layers_text, name, index, present=False):
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
+@drawn_safely
 def autograd_graph(result, name, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     steps = result.reductions[name].steps
@@ -215,6 +244,7 @@ def autograd_graph(result, name, present=False):
         )
 
 
+@drawn_safely
 def step_through(result, name, index):
     steps = result.reductions[name].steps
     if not steps:
@@ -253,6 +283,7 @@ def _exports(x_text, layers_text):
     return export_script(x_text, layers_text), notebook, dot, svg_export(dot)
 
 
+@drawn_safely
 def exports(x_text, layers_text):
     """The example as a script, a notebook and a graph file, to take back to Jupyter."""
     with st.expander("Export: PyTorch script, Jupyter notebook, graph"):

@@ -112,3 +112,21 @@ def test_a_hostile_link_shows_an_error_and_no_traceback():
     app = run_app(x="[1,2]", layers="y = ().__class__.__bases__[0].__subclasses__()")
     assert_clean(app)
     assert app.error
+
+
+def test_a_failing_section_shows_a_short_error_not_a_traceback(monkeypatch):
+    import explorer.ui
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(explorer.ui, "tangent_figure", broken)
+    app = run_app(x="0.125", layers="y = 7*x")  # an input no other test has cached
+    assert_clean(app)
+    assert any("tangent" in error.value for error in app.error)
+    assert "tensor(7.)" in page_code(app), "the other sections still draw"
+
+
+def test_hosting_config_hides_tracebacks():
+    config = (Path(APP).parent / ".streamlit" / "config.toml").read_text()
+    assert 'showErrorDetails = "none"' in config and 'toolbarMode = "viewer"' in config

@@ -1,0 +1,92 @@
+"""The annotated graph, the step-through and the intermediate gradients, against hand values."""
+
+import re
+
+import pytest
+
+from explorer import explore
+from explorer.graph import annotated_dot, label_lines, node_statement, with_font_size
+from explorer.walkthrough import describe
+
+SEED_X = "[[1., 2, 3], [3, 2, 1]]"
+SEED_LAYERS = "y = 3*x + 2\nz = 2*y**2"
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return explore(SEED_X, SEED_LAYERS)
+
+
+def labels(dot):
+    """node id -> label, the last statement winning as in DOT."""
+    return dict(re.findall(r'\t(\d+) \[label="((?:[^"\\]|\\.)*)"', dot))
+
+
+def test_annotated_graph_labels_layers_values_and_gradients(seed):
+    dot = annotated_dot(seed, "mean")
+    text = "\n".join(labels(dot).values())
+    assert "y = 3*x + 2\\nAddBackward0\\nvalue [[ 5.,  8., 11.], [11.,  8.,  5.]]" in text
+    assert "z = 2*y**2\\nMulBackward0" in text
+    assert "grad [[0.1667, 0.1667, 0.1667], [0.1667, 0.1667, 0.1667]]" in text  # d out / d z = 1/6
+    assert "x\\nvalue [[1., 2., 3.], [3., 2., 1.]]\\ngrad [[10., 16., 22.], [22., 16., 10.]]" in text
+    assert "out\\n140" in text
+
+
+def test_plain_view_is_torchviz_itself(seed):
+    plain = seed.reductions["mean"].dot
+    assert "MeanBackward0" in plain and "value" not in plain
+
+
+def test_step_highlights_one_node_and_shades_the_visited(seed):
+    dot = annotated_dot(seed, "mean", step=2)
+    assert dot.count("#ffb347") == 1 and dot.count("penwidth=3") == 1
+    assert dot.count("#f6d6ff") == 2  # MeanBackward0 and the outer MulBackward0 came before
+
+
+def test_label_text_cannot_break_out_of_dot_quotes():
+    hostile = '<x> URL="javascript:alert(1)"'
+    statement = node_statement("1", label_lines(hostile, 'a"b{c}\\n'), "#ffffff")
+    assert statement.startswith('\t1 [label="') and 'URL="javascript' not in statement
+    assert '\\"' in statement and "label=<" not in statement
+
+
+def test_font_size_changes_only_the_node_default(seed):
+    bigger = with_font_size(seed.dot, 16)
+    assert "fontsize=16" in bigger and bigger.replace("fontsize=16", "fontsize=10") == seed.dot
+
+
+@pytest.mark.parametrize("name, expected", [("sum", 60.0), ("mean", 10.0), ("ones_like", 60.0)])
+def test_step_through_visits_every_node_and_ends_at_x_grad(seed, name, expected):
+    reduction = seed.reductions[name]
+    visited = {step.node for step in reduction.steps}
+    assert visited == set(reduction.nodes), "every grad_fn node is visited exactly once"
+    last = describe(seed, name, len(reduction.steps), 0)
+    assert last.op == "AccumulateGrad" and last.incoming == pytest.approx(expected)
+
+
+def test_step_through_of_the_seed_multiplies_the_local_derivatives(seed):
+    # x[0, 1] = 2, y = 8: mean's 1/6, then 2 (from 2*u), 2y = 16, 1, 3.
+    views = [describe(seed, "mean", k, 1) for k in range(1, 6)]
+    assert [v.op for v in views] == ["MeanBackward0", "MulBackward0", "PowBackward0", "AddBackward0", "MulBackward0"]
+    assert [v.edges[0].local for v in views] == pytest.approx([1 / 6, 2, 16, 1, 3])
+    assert views[-1].running == pytest.approx(16) and views[-1].is_chain
+
+
+def test_step_through_adds_paths_in_a_dag():
+    result = explore("[2.]", "y = x**2\nz = y*x + y")  # dz/dx = 3x^2 + 2x = 16
+    steps = result.reductions["sum"].steps
+    last = describe(result, "sum", len(steps), 0)
+    assert last.incoming == pytest.approx(16) and not last.is_chain
+
+
+def test_intermediate_gradients_of_the_seed_under_mean(seed):
+    grads = seed.reductions["mean"].layer_grads
+    assert grads["z"].flatten().tolist() == pytest.approx([1 / 6] * 6)  # d out / d z = 1/6
+    y = seed.layers["y"]
+    assert grads["y"].flatten().tolist() == pytest.approx((4 * y / 6).flatten().tolist())  # 4y/6
+
+
+def test_constant_layers_have_no_tracked_gradient():
+    result = explore("[1., 2]", "c = 3*pi\nz = c*x")
+    assert result.reductions["sum"].layer_grads["c"] is None
+    assert result.grads["sum"].tolist() == pytest.approx([3 * 3.141592653589793] * 2)
