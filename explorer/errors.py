@@ -5,15 +5,16 @@ class FormulaError(ValueError):
     """Bad user input, with where it is: `line 2, col 5: unknown name 'q' (known: x, y)`.
 
     `field` is "x" or "layers"; `line` and `col` count from 1, or are None
-    when the problem is the whole text (too long, empty).
+    when the problem is the whole text (too long, empty). The message is one
+    line: line breaks in it (from a library's error text) become spaces.
     """
 
     def __init__(self, message, *, field="layers", line=None, col=None):
-        self.message = message
+        self.message = " ".join(str(message).splitlines())
         self.field = field
         self.line = line
         self.col = col
-        super().__init__(self._place() + message)
+        super().__init__(self._place() + self.message)
 
     def _place(self):
         where = "x: " if self.field == "x" else ""
@@ -22,3 +23,12 @@ class FormulaError(ValueError):
         elif self.line is not None:
             where += f"line {self.line}: "
         return where
+
+    def __reduce__(self):
+        # Keyword-only arguments: the default pickling, cls(*args), would lose field, line and col
+        # on the way back from a worker process.
+        return _rebuild, (type(self), self.message, self.field, self.line, self.col)
+
+
+def _rebuild(cls, message, field, line, col):
+    return cls(message, field=field, line=line, col=col)

@@ -11,8 +11,10 @@ import operator
 import numpy as np
 import torch
 
+from . import limits
+from .errors import FormulaError
 from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Name, Num, Unary
+from .tree import Binary, Call, Name, Num, Unary, children, to_text
 
 _TORCH_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 _FLOAT_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
@@ -22,7 +24,25 @@ def _float_call(fn, value):
     return float(FUNCTIONS[fn].torch(torch.tensor(value, dtype=torch.float64)))
 
 
+class _OperationFailed(Exception):
+    """torch (or numpy) refused one operation; run_forward names the layer."""
+
+    def __init__(self, node, error):
+        super().__init__(str(error))
+        self.node = node
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        self.reason = reason[:200]
+
+
 def _apply(node, args):
+    """One operation, with torch's and numpy's own errors turned into _OperationFailed."""
+    try:
+        return _apply_unchecked(node, args)
+    except (RuntimeError, ArithmeticError) as error:
+        raise _OperationFailed(node, error) from None
+
+
+def _apply_unchecked(node, args):
     """One operation on already evaluated arguments: floats fold, anything with a tensor is torch."""
     constant = all(isinstance(a, float) for a in args)
     if isinstance(node, Unary):
@@ -61,17 +81,48 @@ def fold_constant(node):
     """The float value of a subtree that reads no variable, or None if it reads one."""
     try:
         value = evaluate(node, {})
-    except KeyError:  # reads x or a layer
+    except (KeyError, _OperationFailed):  # reads x or a layer; or run_forward will report it
         return None
     return value if isinstance(value, float) else None
 
 
+def operations(program):
+    """How many operations (calls, operators) the layers hold: each may make a tensor of x's size."""
+    count, stack = 0, [layer.expr for layer in program.layers]
+    while stack:
+        node = stack.pop()
+        count += isinstance(node, (Unary, Binary, Call))
+        stack.extend(children(node))
+    return count
+
+
+def check_work(program, elements):
+    """Refuse x's elements times the operations above limits.MAX_WORK, before any tensor is made."""
+    ops = operations(program)
+    if elements * ops > limits.MAX_WORK:
+        raise FormulaError(
+            f"x has {elements:,} elements and the layers {ops:,} operations: {elements * ops:,} element-operations,"
+            f" over the limit of {limits.MAX_WORK:,}; use a smaller x or shorter layers",
+            field="x",
+        )
+
+
+def _constant_like(x, value):
+    """A constant layer as a tensor like x. Through float64, so 1e90 becomes inf in float32 instead of raising."""
+    value = torch.tensor(value, dtype=torch.float64).to(x.dtype).item()
+    return torch.full_like(x, value)
+
+
 def run_forward(program, x, record=None):
     """Every layer's tensor, by name. A constant layer is a tensor of x's shape, so every layer is elementwise in x."""
+    check_work(program, x.numel())
     env = {"x": x}
     for layer in program.layers:
-        value = evaluate(layer.expr, env, record)
-        if isinstance(value, float):
-            value = torch.full_like(x, value)
+        try:
+            value = evaluate(layer.expr, env, record)
+            if isinstance(value, float):
+                value = _constant_like(x, value)
+        except _OperationFailed as failed:
+            raise FormulaError(f"{to_text(failed.node)} failed: {failed.reason}", line=layer.line) from None
         env[layer.name] = value
     return env

@@ -9,6 +9,7 @@ built. The README's "Safety" table is written from these values.
 MAX_X_CHARS = 1_000_000  # about 10^5 elements written as "0.1234,"
 MAX_X_ELEMENTS = 100_000
 MAX_X_RANK = 4  # a batch of matrices is rank 3
+MAX_X_NUMBER_CHARS = 32  # characters in one number of x, before float() sees it
 
 # The layers field: one assignment per line.
 MAX_LAYERS_CHARS = 4_000
@@ -21,6 +22,15 @@ MAX_EXPR_NODES = 120  # per line
 MAX_EXPR_DEPTH = 24  # per line
 MAX_TOTAL_NODES = 400  # across all lines: bounds the autograd graph
 MAX_BRACKET_DEPTH = 24  # checked on the raw text, before ast.parse sees it
+
+# x's elements times the layers' operations (calls and operators), checked by
+# forward.run_forward before any tensor is made. Each operation makes a tensor
+# the size of x, and backward keeps several per operation, three times over
+# (sum, mean, ones_like): about 60 bytes of result per unit of work. Measured
+# on 2 CPUs with one torch thread: at this limit 0.1-1.2 s and a 121 MB result;
+# before it, 12 layers of 384 operations on 100,000 elements took 2.7-30 s and
+# 2-2.5 GB.
+MAX_WORK = 2_000_000  # e.g. 100,000 elements and 20 operations, or 7,900 and 252
 
 # Numbers in formulas.
 MAX_LITERAL_DIGITS = 20  # digits in one numeric literal, before it is converted

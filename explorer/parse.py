@@ -6,6 +6,8 @@ into explorer.tree nodes. Every limit is checked before the work it bounds.
 """
 
 import ast
+import json
+import keyword
 import re
 import unicodedata
 
@@ -13,29 +15,57 @@ import torch
 
 from . import limits
 from .errors import FormulaError
-from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES
 from .forward import fold_constant
+from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES
 from .tree import Binary, Call, Layer, Name, Num, Program, Unary, children
 
-_ALLOWED_CONTROL = {"\n", "\t"}
+_BAD_CHARACTER = re.compile(r"[^\t\n\x20-\x7e]")  # ASCII, printable, plus tab and newline
+_CONTROL_NAMES = {
+    "\r": "CARRIAGE RETURN: end lines with LF or CRLF, not a lone CR",
+    "\x00": "NULL",
+    "\x0b": "LINE TABULATION",
+    "\x0c": "FORM FEED",
+    "\x1b": "ESCAPE",
+    "\x7f": "DELETE",
+}
+_LOOK_ALIKES = {"\u2212": "'-'", "\u2013": "'-'", "\u00d7": "'*'", "\u00b7": "'*'", "\u22c5": "'*'",
+                "\u00f7": "'/'", "\u00a0": "a plain space", "\u2018": "no quotes", "\u2019": "no quotes"}
+
+
+def _normalise(text, field):
+    """CRLF line ends become LF; anything but a str is a caller's bug, not user input."""
+    if not isinstance(text, str):
+        raise TypeError(f"{field} text must be a str, not {type(text).__name__}")
+    return text.replace("\r\n", "\n")
+
+
+def _describe(char):
+    if char in _CONTROL_NAMES:
+        return _CONTROL_NAMES[char]
+    name = unicodedata.name(char, "control character" if ord(char) < 160 else "unnamed character")
+    hint = _LOOK_ALIKES.get(char)
+    if hint is None and name.startswith("SUPERSCRIPT"):
+        hint = "** (as in x**2)"
+    if hint is None:
+        plain = unicodedata.normalize("NFKC", char)
+        hint = repr(plain) if plain.isascii() and plain.isprintable() and plain.strip() else None
+    return f"{name}; write {hint} instead" if hint else name
 
 
 def _check_characters(text, field):
     """ASCII only: look-alikes (full-width x, Cyrillic x, superscript 2, minus sign) are refused by name."""
-    line, col = 1, 0
-    for char in text:
-        col += 1
-        if char == "\n":
-            line, col = line + 1, 0
-            continue
-        if ord(char) > 127 or (ord(char) < 32 and char not in _ALLOWED_CONTROL) or ord(char) == 127:
-            name = unicodedata.name(char, "control character")
-            raise FormulaError(
-                f"character U+{ord(char):04X} ({name}) is not allowed: formulas are plain ASCII",
-                field=field,
-                line=line,
-                col=col,
-            )
+    bad = _BAD_CHARACTER.search(text)  # one C-speed pass: x may be a megabyte
+    if bad is None:
+        return
+    offset, char = bad.start(), bad.group()
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    raise FormulaError(
+        f"character U+{ord(char):04X} ({_describe(char)}) is not allowed: formulas are plain ASCII",
+        field=field,
+        line=line,
+        col=col,
+    )
 
 
 def _check_length(text, most, field, what):
@@ -46,8 +76,22 @@ def _check_length(text, most, field, what):
 # ---------------------------------------------------------------- x
 
 
-_X_TOKEN = re.compile(r"\s*(?:(\[)|(\])|(,)|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(\S))")
-_MAX_NUMBER_CHARS = 32
+# Each token takes the whitespace after it, and the text's leading whitespace
+# is skipped once. (A pattern that starts with \s* and fails at the end of a
+# long run of spaces rescans the run from every start: a megabyte of trailing
+# spaces was quadratic, hours of work.) The last group takes any other character.
+_X_SPACE = re.compile(r"[ \t\n]*")
+_X_TOKEN = re.compile(
+    r"(?:(\[)|(\])|(,)|([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)|(.))[ \t\n]*", re.DOTALL
+)
+_OPEN, _CLOSE, _COMMA, _NUMBER_TOKEN, _OTHER = 1, 2, 3, 4, 5
+
+# The fast path: JSON's C parser, on text that can hold nothing but JSON numbers,
+# brackets and commas (no NaN, Infinity, true or null), with no number longer
+# than the tokenizer allows. Whatever it refuses or returns oddly goes to the
+# tokenizer, which accepts a superset (".5", "5.", "+2", "[1,]") and says where.
+_NOT_JSON_NUMBERS = re.compile(r"[^0-9 \t\n\[\],.eE+\-]")
+_LONG_NUMBER = re.compile(rf"[0-9.eE+\-]{{{limits.MAX_X_NUMBER_CHARS + 1}}}")
 
 
 def _x_error(message, text, offset):
@@ -57,52 +101,82 @@ def _x_error(message, text, offset):
 
 
 def _x_number(token, text, offset):
-    if len(token) > _MAX_NUMBER_CHARS:
-        raise _x_error(f"number {token[:12]}... is too long ({len(token)} characters)", text, offset)
-    value = float(token)  # the token matched a plain ASCII decimal pattern above
+    if len(token) > limits.MAX_X_NUMBER_CHARS:
+        raise _x_error(f"number {token[:12]}... is too long ({len(token):,} characters)", text, offset)
+    value = float(token)  # the token matched a plain ASCII decimal pattern above: no nan, inf or '_'
     if not abs(value) <= limits.MAX_ABS_LITERAL:
         raise _x_error(f"{token} is outside ±{limits.MAX_ABS_LITERAL:g}", text, offset)
     return value
 
 
+def _x_fast(text):
+    """x as a float32 tensor if the JSON fast path accepts it, else None."""
+    if _NOT_JSON_NUMBERS.search(text) or _LONG_NUMBER.search(text):
+        return None
+    try:
+        value = json.loads(text, parse_int=float)  # parse_int: a 32-digit int never becomes a Python int
+        if not isinstance(value, (float, list)):
+            return None
+        tensor = torch.tensor(value, dtype=torch.float64)  # ragged, mixed or empty lists raise or give numel 0
+    except (ValueError, TypeError, RecursionError, RuntimeError, MemoryError):
+        return None
+    if not 0 < tensor.numel() <= limits.MAX_X_ELEMENTS or tensor.dim() > limits.MAX_X_RANK:
+        return None
+    if not bool((tensor.abs() <= limits.MAX_ABS_LITERAL).all()):  # nan and inf fail too
+        return None
+    return tensor.to(torch.float32)
+
+
 def parse_x(text):
-    """A number or a rectangular nested list of numbers, as a float32 tensor."""
+    """A number or a rectangular nested list of numbers, as a float32 tensor.
+
+    Lists follow Python: a trailing comma inside brackets ("[1, 2,]") is fine;
+    an empty slot ("[1,,2]"), a bare top-level tuple ("1, 2") and nan/inf are not.
+    """
+    text = _normalise(text, "x")
     _check_length(text, limits.MAX_X_CHARS, "x", "x")
     _check_characters(text, "x")
     if not text.strip():
         raise FormulaError("x is empty: type a number like 2.0 or a list like [[1, 2, 3], [3, 2, 1]]", field="x")
+    fast = _x_fast(text)
+    return fast if fast is not None else _x_slow(text)
+
+
+def _x_slow(text):
+    """The tokenizer: the grammar's reference, and the one that says where a problem is."""
     stack = [[]]  # open lists; stack[0] collects the single top-level value
     expect_value, count = True, 0
-    for match in _X_TOKEN.finditer(text):
-        opened, closed, comma, number, other = match.groups()
-        offset = match.start(match.lastindex)
-        if other is not None:
-            raise _x_error(f"unexpected {other!r}: x holds numbers, commas and [ ]", text, offset)
-        if opened or number:
+    number_group = _NUMBER_TOKEN
+    for match in _X_TOKEN.finditer(text, _X_SPACE.match(text).end()):  # tokens are contiguous: each takes its spaces
+        kind = match.lastindex
+        if kind == number_group:
             if not expect_value or (len(stack) == 1 and stack[0]):
-                raise _x_error("missing comma", text, offset)
-            if opened:
-                if len(stack) > limits.MAX_X_RANK:
-                    raise _x_error(f"x nests deeper than {limits.MAX_X_RANK} levels", text, offset)
-                new = []
-                stack[-1].append(new)
-                stack.append(new)
-                expect_value = True
-                continue
+                raise _x_error("missing comma", text, match.start())
             count += 1
             if count > limits.MAX_X_ELEMENTS:
-                raise _x_error(f"x has more than {limits.MAX_X_ELEMENTS:,} elements", text, offset)
-            stack[-1].append(_x_number(number, text, offset))
+                raise _x_error(f"x has more than {limits.MAX_X_ELEMENTS:,} elements", text, match.start())
+            stack[-1].append(_x_number(match.group(number_group), text, match.start()))
             expect_value = False
-        elif comma:
+        elif kind == _COMMA:
             if expect_value or len(stack) == 1:
-                raise _x_error("unexpected ','", text, offset)
+                raise _x_error("unexpected ','", text, match.start())
             expect_value = True
-        elif closed:
+        elif kind == _OPEN:
+            if not expect_value or (len(stack) == 1 and stack[0]):
+                raise _x_error("missing comma", text, match.start())
+            if len(stack) > limits.MAX_X_RANK:
+                raise _x_error(f"x nests deeper than {limits.MAX_X_RANK} levels", text, match.start())
+            new = []
+            stack[-1].append(new)
+            stack.append(new)
+            expect_value = True
+        elif kind == _CLOSE:
             if len(stack) == 1:
-                raise _x_error("unmatched ']'", text, offset)
+                raise _x_error("unmatched ']'", text, match.start())
             stack.pop()
             expect_value = False
+        else:
+            raise _x_error(f"unexpected {match.group(_OTHER)!r}: x holds numbers, commas and [ ]", text, match.start())
     if len(stack) > 1:
         raise FormulaError("a '[' is never closed", field="x")
     if not stack[0]:
@@ -159,33 +233,70 @@ def _where(node, line):
 
 def _check_tree_size(tree, line):
     """Count nodes and depth with an explicit stack: a recursive walk breaks on long chains."""
-    count, stack = 0, [(tree, 1)]
+    count, stack = 0, [(tree, 1, tree.col_offset)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, col = stack.pop()
+        col = getattr(node, "col_offset", col)  # operators and Load carry no position: use the parent's
         count += 1
         if count > limits.MAX_EXPR_NODES:
             raise FormulaError(f"the formula has more than {limits.MAX_EXPR_NODES} parts", line=line)
         if depth > limits.MAX_EXPR_DEPTH:
-            raise FormulaError(f"the formula nests deeper than {limits.MAX_EXPR_DEPTH} levels", line=line)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise FormulaError(f"the formula nests deeper than {limits.MAX_EXPR_DEPTH} levels", line=line, col=col + 1)
+        stack.extend((child, depth + 1, col) for child in ast.iter_child_nodes(node))
     return count
 
 
-def _check_brackets(text, line):
+# A Python number literal, as its tokenizer reads one, and the character after it.
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_])("
+    r"0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+"
+    rf"|(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][-+]?{_DIGITS})?[jJ]?"
+    r")([A-Za-z0-9_.]?)"
+)
+_WORD = re.compile(r"[A-Za-z0-9_.]*")
+
+
+def _check_code(code, line):
+    """Raw-text checks on the code part of a line, before ast.parse sees it.
+
+    Strings and backslashes are refused here, and so is a number run into a
+    letter ("2x", "1if"): that is where Python's tokenizer would print an
+    escape-sequence or "invalid decimal literal" warning to the server's stderr,
+    and warnings can't be silenced per call from a thread. Digits are counted
+    before any literal is converted.
+    """
+    for col, char in enumerate(code, 1):
+        if char in "'\"":
+            raise FormulaError("strings are not allowed: only numbers", line=line, col=col)
+        if char == "\\":
+            raise FormulaError("backslashes are not allowed: one formula per line", line=line, col=col)
     depth = 0
-    for col, char in enumerate(text, 1):
+    for col, char in enumerate(code, 1):
         depth += char in "([{"
         depth -= char in ")]}"
         if depth > limits.MAX_BRACKET_DEPTH:
             raise FormulaError(f"brackets nest deeper than {limits.MAX_BRACKET_DEPTH}", line=line, col=col)
+    for match in _NUMBER.finditer(code):
+        literal, after = match.groups()
+        col = match.start() + 1
+        if after:
+            word = _WORD.match(code, match.end(1)).group()
+            hint = f"; write {literal}*{word}" if word.isidentifier() and not keyword.iskeyword(word) else ""
+            raise FormulaError(f"'{literal}{word}' is not a number{hint}", line=line, col=col)
+        hexadecimal = literal[:2] in ("0x", "0X")
+        digits = len(re.findall("[0-9a-fA-F]" if hexadecimal else "[0-9]", literal[2:] if hexadecimal else literal))
+        if digits > limits.MAX_LITERAL_DIGITS:
+            limit = limits.MAX_LITERAL_DIGITS
+            raise FormulaError(f"number has {digits} digits; the limit is {limit}", line=line, col=col)
 
 
-def _parse_line(text, line):
-    _check_brackets(text, line)
+def _parse_line(code, line):
+    _check_code(code, line)
     try:
-        module = ast.parse(text, mode="exec")
+        module = ast.parse(code, mode="exec")
     except SyntaxError as error:
-        col = error.offset or 1
+        col = min(max(error.offset or 1, 1), len(code) + 1)
         reason = (error.msg or "invalid syntax").split(" (")[0]
         raise FormulaError(f"syntax error: {reason}", line=line, col=col) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
@@ -196,10 +307,10 @@ def _parse_line(text, line):
 def _number(node, line):
     value = node.value
     if type(value) not in (int, float):  # bool, complex, str, bytes, None, Ellipsis
-        shown = {bool: "booleans", str: "strings", bytes: "bytes", complex: "complex numbers"}.get(
-            type(value), repr(value)
+        shown = {bool: "booleans are", str: "strings are", bytes: "bytes are", complex: "complex numbers are"}.get(
+            type(value), f"{value!r} is"
         )
-        raise FormulaError(f"{shown} are not allowed: only numbers", **_where(node, line))
+        raise FormulaError(f"{shown} not allowed: only numbers", **_where(node, line))
     # Compare before converting: a 400-digit int never meets float() or int arithmetic.
     if not (-limits.MAX_ABS_LITERAL <= value <= limits.MAX_ABS_LITERAL):
         raise FormulaError(f"number is outside ±{limits.MAX_ABS_LITERAL:g}", **_where(node, line))
@@ -262,6 +373,8 @@ def _symbol(op):
 def _check_exponent(exponent, node, line):
     """A constant exponent is capped, so no tower like 9**9**9 reaches sympy's exact integers."""
     value = fold_constant(exponent)
+    if value is not None and value != value:
+        raise FormulaError("exponent is nan: a constant exponent must be a number", **_where(node, line))
     if value is not None and not abs(value) <= limits.MAX_ABS_EXPONENT:
         raise FormulaError(f"exponent is outside ±{limits.MAX_ABS_EXPONENT}", **_where(node, line))
 
@@ -284,10 +397,10 @@ def _layer_name(target, known, line):
     return name
 
 
-def _parse_layer(text, line, known):
-    body = _parse_line(text, line)
+def _parse_layer(code, line, known):
+    body = _parse_line(code, line)
     if not body:
-        return None  # a comment
+        return None  # only ';' or whitespace: Python reads no statement
     statement = body[0]
     if len(body) > 1:
         raise FormulaError("one assignment per line", line=line, col=body[1].col_offset + 1)
@@ -302,9 +415,11 @@ def _parse_layer(text, line, known):
 
 
 def _parse_indented_layer(raw, line, known):
-    indent = len(raw) - len(raw.lstrip())
+    """One line: its code is what comes before '#' (no string can hide a '#'), without the indent."""
+    code = raw.split("#", 1)[0]
+    indent = len(code) - len(code.lstrip())
     try:
-        return _parse_layer(raw.strip(), line, known)
+        return _parse_layer(code.strip(), line, known)
     except FormulaError as error:
         if error.col is None or not indent:
             raise
@@ -312,7 +427,11 @@ def _parse_indented_layer(raw, line, known):
 
 
 def parse_layers(text):
-    """`name = expression` lines into a Program; blank lines and # comments are skipped."""
+    """`name = expression` lines into a Program; blank lines and # comments are skipped.
+
+    Lines end in LF or CRLF; a lone CR is refused. Indentation is ignored.
+    """
+    text = _normalise(text, "layers")
     _check_length(text, limits.MAX_LAYERS_CHARS, "layers", "the layers text")
     _check_characters(text, "layers")
     known, layers, total = [INPUT_NAME], [], 0
