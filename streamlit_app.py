@@ -4,8 +4,13 @@ Layout and wiring only; everything computed lives in explorer/.
 """
 
 import streamlit as st
+import torch
 
 from explorer import ui
+
+# Sessions are threads of one process on a small machine: one torch thread each beats two fighting
+# over two cores (measured 3-30x slower under contention).
+torch.set_num_threads(1)
 
 presenting = st.query_params.get("present") == "true"
 st.set_page_config(
@@ -44,5 +49,14 @@ if result is not None:
     if view.shows("steps"):
         with step_column:
             ui.step_through(result, reduction, element)
+    derivation = ui.derivation_for(x_text, layers_text)
+    if view.shows("chain"):
+        chain_column, grads_column = st.columns([3, 2])
+        with chain_column:
+            ui.chain_rule(result, derivation, reduction, element)
+        with grads_column:
+            ui.layer_gradients(result, reduction)
+    if view.shows("verify"):
+        ui.verification(result, derivation)
     if view.shows("export"):
         ui.exports(x_text, layers_text)

@@ -135,7 +135,7 @@ def run_reduction(program, x_values, name):
 
 def _run_backward(root, z, nodes, x):
     """Backward with a hook on every node, so the steps come out in autograd's own order."""
-    if root.grad_fn is None:  # the output does not depend on x: every gradient is zero
+    if not root.requires_grad:  # the output does not depend on x: every gradient is zero
         return ()
     live = graph_nodes(root)
     local = {str(id(fn)): _local_derivatives(fn, x.shape if fn is not root.grad_fn else root.shape) for fn in live}

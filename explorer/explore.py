@@ -34,8 +34,28 @@ class Exploration:
         return self.reductions["ones_like"].dot
 
     @property
+    def nbytes(self):
+        """Bytes held in tensors: what caching this result costs."""
+        return sum(t.nbytes for t in _tensors(self))
+
+    @property
     def scalar_output(self):
         return self.output.numel() == 1
+
+
+def _tensors(value):
+    """Every tensor inside a result, however nested in dataclasses, dicts and tuples."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
 
 
 def _first_bad(tensor):

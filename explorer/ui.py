@@ -12,15 +12,19 @@ from dataclasses import dataclass
 import nbformat
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from . import presets, state
 from .backward import REDUCTIONS
+from .cache import BytesBoundedCache
 from .errors import FormulaError
 from .explore import explore
 from .export import export_notebook, export_script, svg_export
 from .graph import annotated_dot, with_font_size
 from .plot import element_label, tangent_curve, tangent_figure
+from .symbolic import symbolic_derivation
 from .tree import to_text
+from .verify import verify
 from .walkthrough import describe
 
 URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
@@ -42,10 +46,17 @@ def drawn_safely(draw):
     return wrapper
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+EXPLORATION_CACHE_BYTES = 200_000_000  # a result at the limits holds ~120 MB of tensors
+
+
+@st.cache_resource
+def _explorations():
+    return BytesBoundedCache(EXPLORATION_CACHE_BYTES, lambda result: result.nbytes)
+
+
 def cached_explore(x_text, layers_text):
-    """Explorations are immutable, so every session can share one per input text."""
-    return explore(x_text, layers_text)
+    """Explorations are immutable, so every session shares one per input text, within a byte budget."""
+    return _explorations().get((x_text, layers_text), lambda: explore(x_text, layers_text))
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -248,7 +259,10 @@ def autograd_graph(result, name, present=False):
 def step_through(result, name, index):
     steps = result.reductions[name].steps
     if not steps:
-        st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
+        if result.grads[name].any():
+            st.info("The output is x itself: no operation to step through; x.grad is the seed, 1 per element.")
+        else:
+            st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
         return
     number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step", bind=URL)
     if number == 0:
@@ -297,3 +311,88 @@ def exports(x_text, layers_text):
         else:
             columns[3].caption("SVG needs Graphviz's dot program on the server.")
         st.code(script, language="python")
+
+
+# ---------------------------------------------------------------- the chain rule, symbolically
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_derivation(x_text, layers_text):
+    result = cached_explore(x_text, layers_text)
+    return symbolic_derivation(result.program, result.x)
+
+
+def derivation_for(x_text, layers_text):
+    derivation = cached_derivation(x_text, layers_text)
+    if derivation.status == "timeout":  # a busy worker or a slow machine now need not mean slow forever
+        cached_derivation.clear(x_text, layers_text)
+    return derivation
+
+
+def _value_at(values, index):
+    flat = values if isinstance(values, float) else torch.tensor(values, dtype=torch.float64).flatten()
+    return float(flat) if isinstance(flat, float) else float(flat[index])
+
+
+@drawn_safely
+def chain_rule(result, derivation, name, index):
+    st.subheader("The chain rule, worked out")
+    if not derivation.ok:
+        st.info(markdown_text(derivation.message) + ". The numbers, the graph and the check below still hold.")
+        return
+    for layer in derivation.layers:
+        st.latex(layer.formula)
+        for local in layer.local:
+            st.latex(local)
+        st.latex(layer.chain)
+    st.markdown(f"**Backward from `{name}`**, for one element $x_i$ of x:")
+    st.latex(derivation.reductions[name].latex)
+    label = element_label(tuple(result.x.shape), index)
+    symbolic = _value_at(derivation.reductions[name].values, index)
+    autograd = float(result.grads[name].flatten()[index])
+    st.markdown(
+        f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
+        f"`x.grad` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
+    )
+
+
+@drawn_safely
+def layer_gradients(result, name):
+    """d out / d layer for every layer, printed as x.grad is, after retain_grad()."""
+    reduction = result.reductions[name]
+    st.markdown("**Gradients of the layers** (`retain_grad()` keeps them):")
+    lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
+    for layer, grad in reduction.layer_grads.items():
+        lines += [f"print({layer}.grad)", repr(grad) if grad is not None else "None  # does not depend on x"]
+    st.code("\n".join(lines), language="python", wrap_lines=True)
+
+
+MAX_TABLE_ROWS = 24
+
+
+@drawn_safely
+def verification(result, derivation):
+    """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
+    st.subheader("Check: autograd = symbolic = finite difference")
+    checked = verify(result, derivation if derivation.ok else None)
+    st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
+    for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
+        with column:
+            mark = {True: "✅ agree", False: "❌ DISAGREE", None: "– nothing comparable"}[check.passed]
+            worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
+            st.markdown(f"**{name}**: {mark}; largest difference {worst}")
+            rows = [
+                {
+                    "element": element_label(tuple(result.x.shape), i),
+                    "autograd": f"{row.autograd:.6g}",
+                    "symbolic": "-" if row.symbolic is None else f"{row.symbolic:.6g}",
+                    "finite diff.": f"{row.finite_difference:.6g}",
+                    "": {True: "✓", False: "✗", None: "·"}[row.ok] + (f" {row.note}" if row.note else ""),
+                }
+                for i, row in enumerate(check.rows[:MAX_TABLE_ROWS])
+            ]
+            st.table(rows)
+            if len(check.rows) > MAX_TABLE_ROWS:
+                st.caption(f"First {MAX_TABLE_ROWS} of {len(check.rows)} elements; the mark covers them all.")
+    if not checked.passed:
+        st.error("Autograd and a reference disagree on at least one element: see the ✗ rows.")

@@ -181,5 +181,4 @@ def test_gradients_match_float64_finite_differences(layers, values):
     torch.testing.assert_close(result.output.double(), value, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(result.grads["sum"].double(), slope, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(result.grads["mean"].double(), slope / len(values), rtol=1e-3, atol=1e-3)
-    if f(x64) is not x64:  # z = x exactly: see test_hostile.test_identity_layer_ones_like_grad
-        torch.testing.assert_close(result.grads["ones_like"].double(), slope, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(result.grads["ones_like"].double(), slope, rtol=1e-3, atol=1e-3)
