@@ -83,6 +83,9 @@ PRESENTATION_CSS = """<style>
 </style>"""
 
 
+MAX_LINK_CHARS = 16_000  # browsers and proxies cut long URLs; Streamlit ignores query strings over 512 KiB
+
+
 @dataclass(frozen=True)
 class View:
     present: bool  # projector mode: large type, editors folded away
@@ -102,7 +105,11 @@ def view_options():
         )
         values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
         st.markdown("**Link to this view**")
-        st.code(state.share_link(st.context.url, values, hidden), language=None, wrap_lines=True)
+        link = state.share_link(st.context.url, values, hidden)
+        if len(link) <= MAX_LINK_CHARS:
+            st.code(link, language=None, wrap_lines=True)
+        else:
+            st.caption(f"This view's link would be {len(link):,} characters, too long to share; use a smaller x.")
     if present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     return View(bool(present), hidden)
@@ -167,7 +174,15 @@ def _last_good():
 # ---------------------------------------------------------------- values
 
 
+MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
+
+
 def _x_code(result):
+    if result.x.numel() > MAX_LITERAL_ELEMENTS:
+        return "\n".join(
+            [f"x = torch.tensor(...your {result.x.numel():,} values..., requires_grad=True)", "print(x)",
+             repr(result.x.requires_grad_(False))]
+        )
     return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
 
 
