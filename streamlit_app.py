@@ -57,6 +57,6 @@ if result is not None:
         with grads_column:
             ui.layer_gradients(result, reduction)
     if view.shows("verify"):
-        ui.verification(result, derivation)
+        ui.verification(x_text, layers_text, result, derivation)
     if view.shows("export"):
-        ui.exports(x_text, layers_text)
+        ui.exports(x_text, layers_text, result)

@@ -7,6 +7,7 @@ User text reaches the page only as code blocks (st.code), or escaped through
 import functools
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 
 import nbformat
@@ -105,11 +106,12 @@ def view_options():
         )
         values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
         st.markdown("**Link to this view**")
-        link = state.share_link(st.context.url, values, hidden)
-        if len(link) <= MAX_LINK_CHARS:
+        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
+        link = state.share_link(st.context.url, values, hidden) if typed <= MAX_LINK_CHARS else ""
+        if link and len(link) <= MAX_LINK_CHARS:
             st.code(link, language=None, wrap_lines=True)
         else:
-            st.caption(f"This view's link would be {len(link):,} characters, too long to share; use a smaller x.")
+            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
     if present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     return View(bool(present), hidden)
@@ -305,27 +307,41 @@ def step_through(result, name, index):
 # ---------------------------------------------------------------- exports
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _exports(x_text, layers_text):
-    notebook = nbformat.writes(nbformat.from_dict(export_notebook(x_text, layers_text)))
-    dot = cached_explore(x_text, layers_text).dot
-    return export_script(x_text, layers_text), notebook, dot, svg_export(dot)
+@st.cache_data(max_entries=32, show_spinner=False)
+def _script(x_text, layers_text):
+    return export_script(x_text, layers_text)
+
+
+def _notebook(x_text, layers_text):
+    return nbformat.writes(nbformat.from_dict(export_notebook(x_text, layers_text)))
 
 
 @drawn_safely
-def exports(x_text, layers_text):
-    """The example as a script, a notebook and a graph file, to take back to Jupyter."""
+def exports(x_text, layers_text, result):
+    """The example as a script, a notebook and a graph file, to take back to Jupyter.
+
+    Files are made when a button is clicked (a callable as data): a large x makes a large script.
+    """
     with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
-        script, notebook, dot, svg = _exports(x_text, layers_text)
         columns = st.columns(4)
-        columns[0].download_button("Script (.py)", script, "autograd_example.py", "text/x-python")
-        columns[1].download_button("Notebook (.ipynb)", notebook, "autograd_example.ipynb", "application/json")
-        columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
-        if svg is not None:
-            columns[3].download_button("Graph (.svg)", svg, "autograd_graph.svg", "image/svg+xml")
+        columns[0].download_button(
+            "Script (.py)", functools.partial(_script, x_text, layers_text), "autograd_example.py", "text/x-python"
+        )
+        columns[1].download_button(
+            "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
+            "application/json",
+        )
+        columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
+        if shutil.which("dot"):
+            columns[3].download_button(
+                "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
+            )
         else:
             columns[3].caption("SVG needs Graphviz's dot program on the server.")
-        st.code(script, language="python")
+        if result.x.numel() <= MAX_LITERAL_ELEMENTS:
+            st.code(_script(x_text, layers_text), language="python")
+        else:
+            st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
 
 # ---------------------------------------------------------------- the chain rule, symbolically
@@ -385,11 +401,19 @@ def layer_gradients(result, name):
 MAX_TABLE_ROWS = 24
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def cached_verification(x_text, layers_text, symbolic_status):
+    """Keyed on the derivation's status too: a timed-out derivation may succeed on the next try."""
+    derivation = cached_derivation(x_text, layers_text)
+    usable = derivation if derivation.ok else None
+    return verify(cached_explore(x_text, layers_text), usable, max_rows=MAX_TABLE_ROWS)
+
+
 @drawn_safely
-def verification(result, derivation):
+def verification(x_text, layers_text, result, derivation):
     """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
     st.subheader("Check: autograd = symbolic = finite difference")
-    checked = verify(result, derivation if derivation.ok else None)
+    checked = cached_verification(x_text, layers_text, derivation.status)
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
     for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
         with column:
@@ -404,10 +428,10 @@ def verification(result, derivation):
                     "finite diff.": f"{row.finite_difference:.6g}",
                     "": {True: "✓", False: "✗", None: "·"}[row.ok] + (f" {row.note}" if row.note else ""),
                 }
-                for i, row in enumerate(check.rows[:MAX_TABLE_ROWS])
+                for i, row in enumerate(check.rows)
             ]
             st.table(rows)
-            if len(check.rows) > MAX_TABLE_ROWS:
-                st.caption(f"First {MAX_TABLE_ROWS} of {len(check.rows)} elements; the mark covers them all.")
+            if check.elements > len(check.rows):
+                st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
     if not checked.passed:
         st.error("Autograd and a reference disagree on at least one element: see the ✗ rows.")

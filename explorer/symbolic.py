@@ -1,0 +1,472 @@
+"""Symbolic derivatives with sympy, built from the parsed tree, never from text.
+
+Every function is elementwise, so x is one real symbol and each layer one more
+symbol. For each layer we show its formula in the inputs it reads directly,
+its local derivatives, and the chain rule summed over every path to x (the
+total derivative), e.g. dz/dx = dz/dy · dy/dx = 4y · 3 = 12(3x + 2). For each
+way of starting backward, d out / d x_i = weight · f'(x_i), with weight 1/N for
+mean, and its value at every element of x.
+
+sympy has no time or memory bound of its own, and small formulas can need a
+lot of both (measured: `(tan(8**((x**x/(pi-sqrt(sigmoid(x))))**(-59)))**x)**x`
+takes 13.8 s to build, `x/sin(pi)` sent diff past 20 s, and
+`abs(tan(sigmoid(tan((x+4.235)**(-0.042))*sigmoid(x)))**7)` printed 1.1 MB of
+LaTeX through sympy's complex-valued Abs; RealAbs below brings it to 1 KB).
+So `symbolic_derivation` runs `describe` in a worker process with a time limit
+and an address-space limit, and always returns a Derivation.
+
+The worker is forked, per call, from a "forkserver" process that imported
+this module (and with it torch and sympy) once. Measured on a 2-CPU Linux VM
+(Python 3.11, torch 2.13, sympy 1.14): the first call, which starts the
+forkserver, takes 2-3 s; each later call forks a worker and derives the
+notebooks' seed in 0.06-0.2 s (x of 100,000 elements: 0.2 s); a trap that
+times out returns after 2.0 s. A "spawn" worker per call would pay the imports
+every time (2.4-5 s). A fresh process per call also needs no restart logic
+after a kill, and the multi-threaded Streamlit server itself is never forked.
+"""
+
+import math
+import multiprocessing
+import multiprocessing.forkserver
+import operator
+import resource
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import sympy
+from sympy.printing.precedence import PRECEDENCE, precedence
+
+from . import limits
+from .backward import REDUCTIONS
+from .forward import fold_constant
+from .language import CONSTANTS, FUNCTIONS, INPUT_NAME
+from .tree import Binary, Name, Num, Unary, children, names_used, to_text
+
+_SYMPY_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
+_MAX_NODES = 2_000  # bigger than this, an expression can't print within limits.MAX_LATEX_CHARS
+_MAX_FACTOR_NODES = 100  # factoring helps short expressions read like the notebooks; on long ones it is slow
+
+
+class TooLarge(Exception):
+    pass
+
+
+class Undefined(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- tree -> sympy
+
+
+def _number(value):
+    """Integers and short fractions stay exact (3, 1/2), so factoring works; other values are floats (4.235)."""
+    if not math.isfinite(value):
+        return sympy.Float(value)  # oo or nan, refused later as undefined
+    if value.is_integer() and abs(value) < 2**53:
+        return sympy.Integer(int(value))
+    fraction = Fraction(value).limit_denominator(20)
+    if float(fraction) == value:
+        return sympy.Rational(fraction.numerator, fraction.denominator)
+    return sympy.Float(value)
+
+
+def _has_power(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Binary) and current.op == "**":
+            return True
+        stack.extend(children(current))
+    return False
+
+
+def _is_constant(node):
+    return all(name in CONSTANTS for name in names_used(node))
+
+
+class RealAbs(sympy.Function):
+    """|u| for a real u, as every value here is. sympy's Abs allows a complex u, so its derivative needs
+    re, im and 1/|u| (slow to build, undefined at u = 0); here d|u|/du = sign(u), with sign(0) = 0 as torch."""
+
+    is_extended_real = True
+    is_extended_nonnegative = True
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number or arg.is_extended_nonnegative:
+            return sympy.Abs(arg)
+        if arg.could_extract_minus_sign():
+            return cls(-arg)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sympy.sign(self.args[0])
+
+    def _latex(self, printer, exp=None):
+        text = r"\left|{" + printer._print(self.args[0]) + r"}\right|"
+        return text if exp is None else text + "^{" + exp + "}"
+
+
+def _call(fn, argument):
+    # abs is the one function whose sympy form from FUNCTIONS we replace: see RealAbs.
+    return RealAbs(argument) if fn == "abs" else FUNCTIONS[fn].sympy(sympy, argument)
+
+
+def to_sympy(node, symbols):
+    """A formula tree as a sympy expression; `symbols` maps x and layer names to sympy symbols."""
+    if _has_power(node) and _is_constant(node):
+        # Folded in float64 exactly as the forward pass folds it: no exact 9**9**9 tower reaches sympy.
+        value = fold_constant(node)
+        if value is None:  # the forward pass refuses it too, and says why
+            raise Undefined(f"the constant {to_text(node)} has no value")
+        return _number(value)
+    if isinstance(node, Num):
+        return _number(node.value)
+    if isinstance(node, Name):
+        return CONSTANTS[node.id][1](sympy) if node.id in CONSTANTS else symbols[node.id]
+    if isinstance(node, Unary):
+        operand = to_sympy(node.operand, symbols)
+        return -operand if node.op == "-" else operand
+    if isinstance(node, Binary):
+        return _SYMPY_OPS[node.op](to_sympy(node.left, symbols), to_sympy(node.right, symbols))
+    return _call(node.fn, to_sympy(node.arg, symbols))
+
+
+# ---------------------------------------------------------------- the calculus
+
+
+@dataclass(frozen=True)
+class LayerCalculus:
+    """One layer's symbolic derivatives, as sympy expressions (in-process only)."""
+
+    name: str
+    symbol: sympy.Symbol
+    formula: sympy.Expr  # in the names it reads directly
+    inputs: tuple  # those names: x and earlier layers, in order of first use
+    local: tuple  # d formula / d input, one per input
+    derivative: sympy.Expr  # d layer / dx, in x alone, in its readable form
+
+
+@dataclass(frozen=True)
+class Calculus:
+    x: sympy.Symbol
+    layers: tuple  # of LayerCalculus, in program order
+
+    @property
+    def output(self):
+        return self.layers[-1]
+
+
+def _size_exceeds(expr, most):
+    for count, _ in enumerate(sympy.preorder_traversal(expr), 1):
+        if count > most:
+            return True
+    return False
+
+
+def _check_size(expr, what):
+    if _size_exceeds(expr, _MAX_NODES):
+        raise TooLarge(f"{what} has more than {_MAX_NODES:,} parts")
+
+
+def readable(expr):
+    """sympy's own form or its factored form, whichever is shorter; a tie (or one step more) goes to the
+    factored form, as the notebooks write 12(3x + 2) rather than 36x + 24."""
+    if expr.has(sympy.Float) or _size_exceeds(expr, _MAX_FACTOR_NODES):
+        return expr  # factoring floats gives 8.47(0.236x + 1.0)
+    try:
+        factored = sympy.factor(expr)
+    except (sympy.PolynomialError, TypeError, ValueError):  # factor refuses some Piecewise and relational forms
+        return expr
+    return factored if sympy.count_ops(factored) <= sympy.count_ops(expr) + 1 else expr
+
+
+_NOT_REAL = (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan, sympy.I)
+
+
+def _undefined(expr):
+    """zoo, oo, nan or I outside a Piecewise branch. A branch may be infinite where torch's value is too
+    (1/relu(x) for x <= 0), but x/sin(pi) = zoo·x and x*log(-2) = x·(log 2 + iπ) are never real."""
+    if expr in _NOT_REAL:
+        return True
+    if isinstance(expr, sympy.Piecewise) or not expr.has(*_NOT_REAL):
+        return False
+    return any(_undefined(arg) for arg in expr.args)
+
+
+def _check_defined(formula, name):
+    if _undefined(formula):
+        raise Undefined(
+            f"layer {name} is undefined in exact arithmetic (a division by an exact zero like sin(pi), an "
+            "overflow, or a power with no real value), so it has no symbolic derivative; torch's rounded "
+            "floats may still give numbers"
+        )
+
+
+def derive(program):
+    """Each layer's formula, local derivatives and total derivative d layer / dx, summed over all paths."""
+    x = sympy.Symbol(INPUT_NAME, real=True)
+    symbols = {INPUT_NAME: x}
+    in_x = {INPUT_NAME: x}  # each name as a function of x alone
+    d_dx = {INPUT_NAME: sympy.Integer(1)}
+    layers = []
+    for layer in program.layers:
+        formula = to_sympy(layer.expr, symbols)
+        _check_defined(formula, layer.name)
+        _check_size(formula, f"layer {layer.name}")
+        inputs = tuple(name for name in names_used(layer.expr) if name in symbols)
+        local = tuple(readable(sympy.diff(formula, symbols[name])) for name in inputs)
+        in_terms_of_x = {symbols[name]: in_x[name] for name in inputs}
+        # The chain rule, once per input: d layer/dx = sum over inputs n of (d layer/d n) · (d n/dx).
+        total = sympy.Add(*(d.xreplace(in_terms_of_x) * d_dx[name] for d, name in zip(local, inputs, strict=True)))
+        _check_size(total, f"d{layer.name}/dx")
+        symbol = sympy.Symbol(layer.name, real=True)
+        symbols[layer.name] = symbol
+        in_x[layer.name] = formula.xreplace(in_terms_of_x)
+        d_dx[layer.name] = readable(total)
+        layers.append(LayerCalculus(layer.name, symbol, formula, inputs, local, d_dx[layer.name]))
+    return Calculus(x, tuple(layers))
+
+
+def reduction_weight(reduction, count):
+    """d out / d z_i: 1 for sum and for ones_like's seed of ones, 1/N for mean."""
+    return sympy.Rational(1, count) if reduction == "mean" else sympy.Integer(1)
+
+
+def reduction_derivative(calculus, reduction, count):
+    """d out / d x_i for one element x_i (written in x): weight · f'(x)."""
+    weight = reduction_weight(reduction, count)
+    return readable(weight * calculus.output.derivative) if weight != 1 else calculus.output.derivative
+
+
+def evaluate(expr, x_symbol, x_values):
+    """expr at every element of x, in float64, shaped like x; overflow gives inf, not an error."""
+    x_values = np.asarray(x_values, dtype=np.float64)
+    # numpy has no complex infinity (a relu branch such as 1/0, where torch gives inf or nan): use inf.
+    # (sympy.nan would break sympy's own ordering of the factors while printing.)
+    expr = expr.xreplace({sympy.zoo: sympy.oo})
+    function = sympy.lambdify(x_symbol, expr, modules=[{"RealAbs": np.abs}, "numpy"])  # built by us, never text
+    with np.errstate(all="ignore"):
+        result = np.asarray(function(x_values))
+    if np.iscomplexobj(result):  # a branch with no real value, where torch gives nan
+        result = np.where(result.imag == 0, result.real, np.nan)
+    return np.broadcast_to(result.astype(np.float64), x_values.shape).copy()
+
+
+# ---------------------------------------------------------------- LaTeX
+
+
+def name_latex(name):
+    """A layer name as itself: one letter in math italic like the notebooks' y, longer names upright,
+    so `alpha` never turns into a Greek letter nor `lambda_1` into λ₁."""
+    if not (name.isascii() and name.isidentifier()):
+        raise ValueError(f"not a layer name: {name!r}")
+    return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+class _Printer:
+    """sympy.latex with every symbol printed by name_latex, and the length cap. Each expression is printed
+    once: the chain rule shows every layer's derivative again, and printing can cost more than deriving."""
+
+    def __init__(self, calculus, x_text="x"):
+        self.names = {layer.symbol: name_latex(layer.name) for layer in calculus.layers}
+        self.names[calculus.x] = x_text
+        self.printed = {}
+
+    def __call__(self, expr):
+        if expr not in self.printed:
+            self.printed[expr] = _capped(sympy.latex(expr, symbol_names=self.names))
+        return self.printed[expr]
+
+    def factor(self, expr, left=True):
+        """expr as one factor of a product, bracketed when it would read wrongly otherwise."""
+        text = self(expr)
+        if precedence(expr) < PRECEDENCE["Mul"] or (not left and text.startswith("-")):
+            return rf"\left({text}\right)"
+        return text
+
+
+def _capped(text):
+    if len(text) > limits.MAX_LATEX_CHARS:
+        raise TooLarge(f"its LaTeX is longer than {limits.MAX_LATEX_CHARS:,} characters")
+    return text
+
+
+def _fraction(top, bottom, partial=False):
+    d = r"\partial " if partial else "d"
+    return rf"\frac{{{d}{top}}}{{{d}{bottom}}}"
+
+
+def _sum(terms):
+    text = terms[0]
+    for term in terms[1:]:
+        text += f" {term}" if term.startswith("-") else f" + {term}"
+    return text
+
+
+def _equation(parts):
+    """parts joined by =, with a part equal to the one before it left out."""
+    kept = [part for i, part in enumerate(parts) if i == 0 or part != parts[i - 1]]
+    return _capped(" = ".join(kept))
+
+
+@dataclass(frozen=True)
+class LayerMath:
+    name: str
+    formula: str  # "z = 2 y^{2}"
+    local: tuple  # one per input read directly: "\frac{dz}{dy} = 4 y"
+    chain: str  # "\frac{dz}{dx} = \frac{dz}{dy} \cdot \frac{dy}{dx} = 4 y \cdot 3 = 12 \left(3 x + 2\right)"
+    derivative: str  # the chain's last part: "12 \left(3 x + 2\right)"
+
+
+@dataclass(frozen=True)
+class ReductionMath:
+    name: str  # "sum", "mean" or "ones_like"
+    latex: str  # "\frac{\partial \mathrm{out}}{\partial x_{i}} = ... = 2 \left(3 x_{i} + 2\right)"
+    values: object  # d out / d x_i at every element: nested lists of floats shaped like x (a float if x is)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    status: str  # "ok", "timeout", "too_large" or "error"
+    message: str  # why there is no symbolic answer; "" when ok
+    layers: tuple = ()  # of LayerMath
+    reductions: dict = field(default_factory=dict)  # "sum" / "mean" / "ones_like" -> ReductionMath, when ok
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+def _layer_math(layer, calculus, show):
+    """The layer's formula, its local derivatives, and the chain rule: the rule, its factors, its value."""
+    derivatives = {item.name: item.derivative for item in calculus.layers}
+    me, partial = name_latex(layer.name), len(layer.inputs) > 1
+    local, rule, product = [], [], []
+    for name, d in zip(layer.inputs, layer.local, strict=True):
+        d_me_d_name = _fraction(me, name_latex(name), partial)
+        local.append(f"{d_me_d_name} = {show(d)}")
+        if name == INPUT_NAME:
+            rule.append(d_me_d_name)
+            product.append(show(d))
+        else:
+            rule.append(rf"{d_me_d_name} \cdot {_fraction(name_latex(name), 'x')}")
+            product.append(rf"{show.factor(d)} \cdot {show.factor(derivatives[name], left=False)}")
+    derivative = show(layer.derivative)
+    parts = [_fraction(me, "x")] + ([_sum(rule), _sum(product)] if rule else []) + [derivative]
+    return LayerMath(layer.name, f"{me} = {show(layer.formula)}", tuple(local), _equation(parts), derivative)
+
+
+def _reduction_start(reduction, z, w):
+    """How backward starts, then the step the notebooks take: z_j depends on x_i only when j = i."""
+    dz_j = r"\frac{\partial {" + z + r"}_{j}}{\partial x_{i}}"
+    dz_i = r"\frac{\partial {" + z + r"}_{i}}{\partial x_{i}}"
+    if reduction == "ones_like":
+        return [r"\mathrm{x.grad}_{i} = \sum_{j} 1 \cdot " + dz_j, dz_i]
+    return [r"\frac{\partial\,\mathrm{out}}{\partial x_{i}} = " + w + r"\sum_{j} " + dz_j, w + dz_i]
+
+
+def _reduction_math(calculus, reduction, x_values, show):
+    """d out / d x_i written out, and its value at every element of x."""
+    count = max(1, x_values.size)
+    weight, derivative = reduction_weight(reduction, count), calculus.output.derivative
+    w = show(weight) + r" \cdot " if weight != 1 else ""
+    expr = reduction_derivative(calculus, reduction, count)
+    parts = _reduction_start(reduction, name_latex(calculus.output.name), w)
+    parts += [w + show.factor(derivative, left=False) if w else show(derivative), show(expr)]
+    values = evaluate(expr, calculus.x, x_values)
+    return ReductionMath(reduction, _equation(parts), values.tolist())
+
+
+def describe(program, x_values):
+    """Everything the page shows about the symbolic derivatives, as plain data. Unbounded in time and
+    memory: the worker calls it, and tests of the maths call it directly. It never raises."""
+    try:
+        x_values = np.asarray(x_values, dtype=np.float64)
+        calculus = derive(program)
+        layer_show, element_show = _Printer(calculus), _Printer(calculus, "x_{i}")
+        layers = tuple(_layer_math(layer, calculus, layer_show) for layer in calculus.layers)
+        reductions = {name: _reduction_math(calculus, name, x_values, element_show) for name in REDUCTIONS}
+        return Derivation("ok", "", layers, reductions)
+    except (TooLarge, MemoryError, RecursionError) as error:
+        return Derivation("too_large", f"too large to show symbolically: {error or 'out of memory'}")
+    except Undefined as error:
+        return Derivation("error", str(error))
+    except Exception as error:  # sympy has many ways to give up; the page must not
+        return Derivation("error", f"sympy could not derive this: {type(error).__name__}: {error}"[:500])
+
+
+# ---------------------------------------------------------------- the bounded worker
+
+
+# The forkserver imports these once, so each worker forked from it starts with them loaded: this module
+# (torch and sympy with it), and what sympy imports lazily on first use (Add's flattening loads
+# sympy.tensor, lambdify loads numpy's submodules), which would cost every worker ~0.25 s. Names that
+# don't import are skipped by multiprocessing.
+_PRELOAD = ["__main__", __name__, "sympy.tensor.tensor", "sympy.combinatorics", "sympy.codegen"]
+_PRELOAD += [f"numpy.{name}" for name in ("testing", "f2py", "ma", "random", "fft", "polynomial", "ctypeslib")]
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(_PRELOAD)
+_SLOTS = threading.BoundedSemaphore(2)  # workers at once, each allowed SYMBOLIC_MEMORY_BYTES
+
+
+def start_worker():
+    """Start the forkserver now, so the first derivation doesn't wait ~2 s for its imports. Optional."""
+    multiprocessing.forkserver.ensure_running()
+
+
+def _limit_resources():
+    memory = limits.SYMBOLIC_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # A backstop for a parent that dies before it can kill us: the kernel stops us after this much CPU.
+    seconds = math.ceil(limits.SYMBOLIC_SECONDS) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _work(program, x_values, connection):
+    _limit_resources()
+    connection.send(describe(program, x_values))
+    connection.close()
+
+
+def _plain(x_values):
+    """x as nested lists of floats (or one float), the only form that crosses to the worker."""
+    if hasattr(x_values, "detach"):
+        x_values = x_values.detach().cpu().double().numpy()
+    return np.asarray(x_values, dtype=np.float64).tolist()
+
+
+def symbolic_derivation(program, x_values):
+    """describe(program, x_values) in a worker limited to limits.SYMBOLIC_SECONDS and
+    limits.SYMBOLIC_MEMORY_BYTES. x_values: a tensor, an array or nested lists. Never raises, never hangs."""
+    if not _SLOTS.acquire(timeout=limits.SYMBOLIC_SECONDS):
+        return Derivation("timeout", "the symbolic worker is busy with other pages; try again")
+    try:
+        return _run_worker(program, _plain(x_values))
+    except Exception as error:  # starting a process can fail (no memory, too many processes)
+        return Derivation("error", f"the symbolic worker could not run: {type(error).__name__}: {error}"[:500])
+    finally:
+        _SLOTS.release()
+
+
+def _run_worker(program, x_values):
+    receiver, sender = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(target=_work, args=(program, x_values, sender), daemon=True)
+    try:
+        try:
+            process.start()  # returns once the worker exists: the budget starts now
+        finally:
+            sender.close()  # the worker holds the only other end, so its death reads as EOF
+        if not receiver.poll(limits.SYMBOLIC_SECONDS):
+            seconds = limits.SYMBOLIC_SECONDS
+            return Derivation("timeout", f"too large to show symbolically: sympy needed more than {seconds:g} s")
+        return receiver.recv()
+    except EOFError:  # the worker died without answering: its memory limit, most likely
+        return Derivation("too_large", "too large to show symbolically: sympy ran out of its memory budget")
+    finally:
+        process.kill()
+        process.join()
+        receiver.close()
