@@ -138,6 +138,6 @@ def tangent_figure(curve, reduction):
         xaxis={"title": {"text": curve.label}},
         yaxis={"title": {"text": "out"}, "range": _y_range(curve.out)},
         sliders=_slider(curve),
-        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.7)"},
     )
     return fig

@@ -372,10 +372,9 @@ def chain_rule(result, derivation, name, index):
         st.info(markdown_text(derivation.message) + ". The numbers, the graph and the check below still hold.")
         return
     for layer in derivation.layers:
-        st.latex(layer.formula)
-        for local in layer.local:
-            st.latex(local)
-        st.latex(layer.chain)
+        st.latex(r" \qquad ".join((layer.formula, *layer.local)))
+        if layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
+            st.latex(layer.chain)
     st.markdown(f"**Backward from `{name}`**, for one element $x_i$ of x:")
     st.latex(derivation.reductions[name].latex)
     label = element_label(tuple(result.x.shape), index)
@@ -417,7 +416,7 @@ def verification(x_text, layers_text, result, derivation):
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
     for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
         with column:
-            mark = {True: "✅ agree", False: "❌ DISAGREE", None: "– nothing comparable"}[check.passed]
+            mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
             worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
             st.markdown(f"**{name}**: {mark}; largest difference {worst}")
             rows = [

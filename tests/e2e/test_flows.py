@@ -71,3 +71,16 @@ def test_script_export_downloads_runnable_code(page, server):
         page.get_by_role("button", name="Script (.py)").click()
     script = open(info.value.path()).read()
     assert "requires_grad=True" in script and "z.backward(gradient=torch.ones_like(z))" in script
+
+
+def test_chain_rule_and_check_render_for_the_seed(page, server):
+    page.set_viewport_size({"width": 1400, "height": 4200})
+    open_app(page, server + "/?reduction=mean")
+    wait_text(page, "The chain rule, worked out")
+    wait_text(page, "agree")
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator(".katex").count() >= 4, "layer formulas, local derivatives and chain products as LaTeX"
+    text = main.inner_text()
+    assert "DISAGREE" not in text and text.count("✓ agree") == 3
+    assert "At x[0, 0] this is 10" in text
+    screenshot(page, "chain_rule")
