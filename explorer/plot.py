@@ -82,7 +82,8 @@ def _tangent_segment(curve, k):
     span = (curve.t[-1] - curve.t[0]) / 4
     ts = np.array([curve.t[k] - span, curve.t[k] + span])
     slope = curve.grad if k == curve.centre else curve.slope[k]
-    return ts, curve.out[k] + slope * (ts - curve.t[k])
+    with np.errstate(all="ignore"):  # inf and nan draw as gaps
+        return ts, curve.out[k] + slope * (ts - curve.t[k])
 
 
 def _y_range(out):
