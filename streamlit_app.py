@@ -49,7 +49,8 @@ if result is not None:
     if view.shows("steps"):
         with step_column:
             ui.step_through(result, reduction, element)
-    derivation = ui.derivation_for(x_text, layers_text)
+    if view.shows("chain") or view.shows("verify"):
+        derivation = ui.derivation_for(x_text, layers_text)
     if view.shows("chain"):
         chain_column, grads_column = st.columns([3, 2])
         with chain_column:
