@@ -25,14 +25,17 @@ every time (2.4-5 s). A fresh process per call also needs no restart logic
 after a kill, and the multi-threaded Streamlit server itself is never forked.
 """
 
+import io
 import math
 import multiprocessing
 import multiprocessing.forkserver
 import operator
+import os
 import resource
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
+from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
 
 import numpy as np
 import sympy
@@ -405,10 +408,45 @@ def describe(program, x_values):
 # (torch and sympy with it), and what sympy imports lazily on first use (Add's flattening loads
 # sympy.tensor, lambdify loads numpy's submodules), which would cost every worker ~0.25 s. Names that
 # don't import are skipped by multiprocessing.
-_PRELOAD = ["__main__", __name__, "sympy.tensor.tensor", "sympy.combinatorics", "sympy.codegen"]
+_PRELOAD = [__name__, "sympy.tensor.tensor", "sympy.combinatorics", "sympy.codegen"]
 _PRELOAD += [f"numpy.{name}" for name in ("testing", "f2py", "ma", "random", "fft", "polynomial", "ctypeslib")]
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(_PRELOAD)
+
+
+class _PopenWithoutMain(popen_forkserver.Popen):
+    """The forkserver launch of Python 3.11-3.13, minus the parent's __main__.
+
+    Under `streamlit run`, __main__ is the app script (Streamlit installs it
+    there), and multiprocessing re-runs __main__ in every new worker: each
+    symbolic derivation was re-running the whole page first, about a second.
+    The worker needs only this module, which the forkserver preloads.
+    """
+
+    def _launch(self, process_obj):
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)  # as in the stdlib: the child watches it to see its parent die
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Worker(_CONTEXT.Process):
+    @staticmethod
+    def _Popen(process_obj):
+        return _PopenWithoutMain(process_obj)
+
 _SLOTS = threading.BoundedSemaphore(2)  # workers at once, each allowed SYMBOLIC_MEMORY_BYTES
 
 
@@ -454,7 +492,7 @@ def symbolic_derivation(program, x_values):
 
 def _run_worker(program, x_values):
     receiver, sender = _CONTEXT.Pipe(duplex=False)
-    process = _CONTEXT.Process(target=_work, args=(program, x_values, sender), daemon=True)
+    process = _Worker(target=_work, args=(program, x_values, sender), daemon=True)
     try:
         try:
             process.start()  # returns once the worker exists: the budget starts now
