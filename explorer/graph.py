@@ -10,7 +10,6 @@ Colours are fixed, not themed: st.graphviz_chart ignores Streamlit's dark
 theme, so the graph carries its own white background and dark ink.
 """
 
-import re
 import warnings
 
 import graphviz
@@ -140,7 +139,3 @@ def annotated_dot(exploration, name, step=None):
     statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
     return with_statements(reduction.dot, statements)
 
-
-def with_font_size(source, points):
-    """The same DOT with larger type on every node, for a projector: only the default node line changes."""
-    return re.sub(r"(\n\tnode \[[^\]]*fontsize=)\d+", rf"\g<1>{int(points)}", source, count=1)

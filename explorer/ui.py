@@ -21,7 +21,7 @@ from .cache import BytesBoundedCache
 from .errors import FormulaError
 from .explore import explore
 from .export import export_notebook, export_script, svg_export
-from .graph import annotated_dot, with_font_size
+from .graph import annotated_dot
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
 from .tree import to_text
@@ -264,7 +264,7 @@ def autograd_graph(result, name, present=False):
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
     dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
-    st.graphviz_chart(with_font_size(dot, 16) if present else dot, width="content")
+    st.graphviz_chart(dot, width="stretch" if present else "content")
     if not plain:
         st.caption(
             "Each node: the layer or subexpression it computes, its torch op, its forward value, and "

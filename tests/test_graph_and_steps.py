@@ -5,7 +5,7 @@ import re
 import pytest
 
 from explorer import explore
-from explorer.graph import annotated_dot, label_lines, node_statement, with_font_size
+from explorer.graph import annotated_dot, label_lines, node_statement
 from explorer.walkthrough import describe
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
@@ -48,11 +48,6 @@ def test_label_text_cannot_break_out_of_dot_quotes():
     statement = node_statement("1", label_lines(hostile, 'a"b{c}\\n'), "#ffffff")
     assert statement.startswith('\t1 [label="') and 'URL="javascript' not in statement
     assert '\\"' in statement and "label=<" not in statement
-
-
-def test_font_size_changes_only_the_node_default(seed):
-    bigger = with_font_size(seed.dot, 16)
-    assert "fontsize=16" in bigger and bigger.replace("fontsize=16", "fontsize=10") == seed.dot
 
 
 @pytest.mark.parametrize("name, expected", [("sum", 60.0), ("mean", 10.0), ("ones_like", 60.0)])
