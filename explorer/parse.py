@@ -9,6 +9,7 @@ import ast
 import json
 import keyword
 import re
+import threading
 import unicodedata
 
 import torch
@@ -291,10 +292,17 @@ def _check_code(code, line):
             raise FormulaError(f"number has {digits} digits; the limit is {limit}", line=line, col=col)
 
 
+# CPython 3.11's parser keeps recursion bookkeeping that concurrent ast.parse calls from threads (every
+# Streamlit session is one) can corrupt: "SystemError: AST constructor recursion depth mismatch", seen
+# under the 30-session benchmark. One parse at a time; each is a line of at most MAX_LINE_CHARS.
+_PARSE_LOCK = threading.Lock()
+
+
 def _parse_line(code, line):
     _check_code(code, line)
     try:
-        module = ast.parse(code, mode="exec")
+        with _PARSE_LOCK:
+            module = ast.parse(code, mode="exec")
     except SyntaxError as error:
         col = min(max(error.offset or 1, 1), len(code) + 1)
         reason = (error.msg or "invalid syntax").split(" (")[0]
