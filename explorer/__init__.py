@@ -5,8 +5,23 @@
     explorer.export_script(x_text, layers_text), explorer.export_notebook(x_text, layers_text)
 """
 
+import importlib
+
 from .errors import FormulaError
-from .explore import Exploration, explore
-from .export import export_notebook, export_script
+
+# Loaded on first use (PEP 562), so that importing explorer.symbolic, in the sympy worker, does not
+# pull in torch through this package's own import.
+_LAZY = {
+    "Exploration": ".exploration",
+    "explore": ".exploration",
+    "export_notebook": ".export",
+    "export_script": ".export",
+}
 
 __all__ = ["Exploration", "FormulaError", "explore", "export_notebook", "export_script"]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)

@@ -13,14 +13,8 @@ import torch
 
 from .forward import run_forward
 from .graph import graph_nodes, plain_dot
+from .language import REDUCTIONS
 from .tree import Unary, to_text
-
-# How each way starts backward, as the notebooks write it; {z} is the output layer's name.
-REDUCTIONS = {
-    "sum": "out = {z}.sum()\nout.backward()",
-    "mean": "out = {z}.mean()\nout.backward()",
-    "ones_like": "{z}.backward(gradient=torch.ones_like({z}))",
-}
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,10 @@ import shutil
 import graphviz
 import nbformat
 import numpy as np
-import torch
 from nbformat import v4
 
-from .backward import REDUCTIONS
-from .forward import fold_constant
-from .language import CONSTANTS, FUNCTIONS, INPUT_NAME
+from .fold import fold_constant
+from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
 from .parse import parse_layers, parse_x
 from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
 
@@ -28,16 +26,7 @@ from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
 _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
 
 
-def _torch_path(name):
-    """Where a function of the language lives in torch: torch.sin, torch.nn.functional.softplus."""
-    fn = FUNCTIONS[name].torch
-    for path, module in (("torch", torch), ("torch.nn.functional", torch.nn.functional)):
-        if getattr(module, name, None) is fn:
-            return f"{path}.{name}"
-    raise LookupError(f"explorer.export does not know where torch keeps {name!r}")
-
-
-_TORCH_CALLS = {name: _torch_path(name) for name in FUNCTIONS}
+_TORCH_CALLS = {name: function.torch_path for name, function in FUNCTIONS.items()}
 
 
 # ---------------------------------------------------------------- code from the tree

@@ -1,6 +1,6 @@
 """The forward pass: a formula tree evaluated on torch tensors, as the user's Python would.
 
-Constant parts (`2*3`, `sin(pi)`) are folded in numpy float64, which turns
+Constant parts (`2*3`, `sin(pi)`) are folded in numpy float64 (explorer.fold), which turns
 overflow into inf instead of raising and never touches Python's unbounded
 integers. Everything that depends on x is a torch operation on tensors, so
 autograd records exactly the graph the notebooks' Python would build.
@@ -8,20 +8,15 @@ autograd records exactly the graph the notebooks' Python would build.
 
 import operator
 
-import numpy as np
 import torch
 
 from . import limits
 from .errors import FormulaError
+from .fold import apply_float
 from .language import CONSTANTS, FUNCTIONS
 from .tree import Binary, Call, Name, Num, Unary, children, to_text
 
 _TORCH_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
-_FLOAT_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
-
-
-def _float_call(fn, value):
-    return float(FUNCTIONS[fn].torch(torch.tensor(value, dtype=torch.float64)))
 
 
 class _OperationFailed(Exception):
@@ -44,17 +39,14 @@ def _apply(node, args):
 
 def _apply_unchecked(node, args):
     """One operation on already evaluated arguments: floats fold, anything with a tensor is torch."""
-    constant = all(isinstance(a, float) for a in args)
+    if all(isinstance(a, float) for a in args):
+        return apply_float(node, args)
     if isinstance(node, Unary):
-        (value,) = args
-        return -value if node.op == "-" else value
+        return -args[0] if node.op == "-" else args[0]
     if isinstance(node, Binary):
-        if constant:
-            with np.errstate(all="ignore"):
-                return float(_FLOAT_OPS[node.op](np.float64(args[0]), np.float64(args[1])))
         return _TORCH_OPS[node.op](*args)
     if isinstance(node, Call):
-        return _float_call(node.fn, args[0]) if constant else FUNCTIONS[node.fn].torch(args[0])
+        return FUNCTIONS[node.fn].torch(args[0])
     raise TypeError(f"not a formula node: {node!r}")
 
 
@@ -75,15 +67,6 @@ def evaluate(node, env, record=None):
     if record is not None and isinstance(result, torch.Tensor):
         record(node, result)
     return result
-
-
-def fold_constant(node):
-    """The float value of a subtree that reads no variable, or None if it reads one."""
-    try:
-        value = evaluate(node, {})
-    except (KeyError, _OperationFailed):  # reads x or a layer; or run_forward will report it
-        return None
-    return value if isinstance(value, float) else None
 
 
 def operations(program):

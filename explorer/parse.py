@@ -16,7 +16,7 @@ import torch
 
 from . import limits
 from .errors import FormulaError
-from .forward import fold_constant
+from .fold import fold_constant
 from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES
 from .tree import Binary, Call, Layer, Name, Num, Program, Unary, children
 

@@ -42,9 +42,8 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import limits
-from .backward import REDUCTIONS
-from .forward import fold_constant
-from .language import CONSTANTS, FUNCTIONS, INPUT_NAME
+from .fold import fold_constant
+from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
 from .tree import Binary, Name, Num, Unary, children, names_used, to_text
 
 _SYMPY_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}

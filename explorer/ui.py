@@ -17,12 +17,12 @@ import streamlit as st
 import torch
 
 from . import presets, state
-from .backward import REDUCTIONS
 from .cache import BytesBoundedCache
 from .errors import FormulaError
-from .explore import explore
+from .exploration import explore
 from .export import export_notebook, export_script, svg_export
 from .graph import annotated_dot
+from .language import REDUCTIONS
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
 from .tree import to_text

@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import torch
 
-from .backward import REDUCTIONS
 from .forward import run_forward
+from .language import REDUCTIONS
 
 # |autograd - reference| <= weight·ATOL + RTOL·|reference|. float32 keeps ~7 digits and a formula of a few
 # dozen operations loses one or two, so 1e-4 relative leaves a wide margin for rounding, while a wrong

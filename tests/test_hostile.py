@@ -3,6 +3,7 @@
 import ast
 import re
 import time
+import types
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_torch_runtime_errors_become_formula_errors(monkeypatch, warm):
     def broken(_tensor):
         raise RuntimeError("expected scalar type Float but found Double\nException raised from ...")
 
-    monkeypatch.setitem(explorer.forward.FUNCTIONS, "sin", explorer.language.Function(broken, None, "", ""))
+    monkeypatch.setitem(explorer.forward.FUNCTIONS, "sin", types.SimpleNamespace(torch=broken))
     with pytest.raises(FormulaError, match=r"^line 2: sin\(y\) failed: expected scalar type Float but found Double$"):
         explore("2", "y = x\nz = sin(y)")
 

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .backward import REDUCTIONS, run_reduction
+from .backward import run_reduction
 from .forward import run_forward
+from .language import REDUCTIONS
 from .parse import parse_layers, parse_x
 from .tree import Program
 
