@@ -1,0 +1,215 @@
+"""What every measure shares: paths, the servers, the browser, the edits, and percentiles."""
+
+import contextlib
+import itertools
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT))
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, streamlit_command, wait_healthy  # noqa: E402, F401
+
+APP = ROOT / "streamlit_app.py"
+FLOOR = ROOT / "bench" / "floor_app.py"
+OUT = ROOT / "bench" / "out"  # server logs and profiles; ignored by git
+
+SEED_X = "[[1., 2, 3], [3, 2, 1]]"
+GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
+PLOT_SVG = '[data-testid="stPlotlyChart"] .main-svg'
+VIEWPORT = {"width": 1400, "height": 2200}
+
+
+# ---------------------------------------------------------------- edits
+
+
+_constants = itertools.count(1)
+
+
+def seed_layers(constant):
+    """The two-layer seed with its constant changed: the same work, a different text."""
+    return f"y = 3*x + {constant}\nz = 2*y**2"
+
+
+def fresh_layers():
+    """A seed variant no server has seen in this run, so no cache can answer it."""
+    return seed_layers(2 + next(_constants) / 64)
+
+
+_spaces = itertools.count(1)
+
+
+def unseen(x_text):
+    """The same x with trailing spaces no server has seen: the same work, but a new text for every cache."""
+    return x_text + " " * next(_spaces)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def percentile(samples, q):
+    """The q-th percentile (0-100), linearly interpolated; nan for no samples."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(samples):
+    """p50, p95, max and count of a list of seconds, in milliseconds."""
+    ms = [1000 * s for s in samples]
+    return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "max": max(ms, default=math.nan), "n": len(ms)}
+
+
+# ---------------------------------------------------------------- servers
+
+
+@contextlib.contextmanager
+def streamlit_server(app, name, env=None):
+    """A real `streamlit run` of `app` on a free loopback port; yields (url, process). Its log goes to bench/out.
+
+    `env` adds environment variables, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false for a what-if.
+    """
+    OUT.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environment = {**os.environ, **(env or {})}
+    with open(OUT / f"{name}.log", "w") as log:
+        command = streamlit_command(app, port)
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url)
+            yield url, process
+        finally:
+            stop(process)
+
+
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def tree_rss_mb(pid):
+    """Resident memory of a process and its children, in MB (forked children's shared pages count again)."""
+    return _tree_memory(pid, lambda process: process.memory_info().rss)
+
+
+def tree_pss_mb(pid):
+    """Proportional memory of a process and its children, in MB: shared pages split between their users."""
+    return _tree_memory(pid, lambda process: process.memory_full_info().pss)
+
+
+def _tree_memory(pid, measure):
+    import psutil
+
+    process = psutil.Process(pid)
+    total = measure(process)
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += measure(child)
+    return total / 2**20
+
+
+# ---------------------------------------------------------------- browser
+
+
+def launch_chromium(playwright):
+    if not os.path.exists(CHROMIUM):
+        raise RuntimeError(f"no chromium at {CHROMIUM}: apt-get install chromium")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def new_page(browser, timeout_ms=60_000):
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.set_default_timeout(timeout_ms)
+    return page
+
+
+class Deadline:
+    """A time budget: `left()` seconds remain, `over()` once spent."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self):
+        return max(0.0, self.end - time.monotonic())
+
+    def over(self):
+        return self.left() == 0.0
+
+
+# ---------------------------------------------------------------- other load on the machine
+
+
+class CpuWatch(threading.Thread):
+    """How much CPU other people's processes took during a block, in cores; and this bench's own.
+
+    Other sessions' tests share these two cores. Every half second this walks the process
+    table and charges each process's CPU time to this bench (this process and its
+    descendants: servers, their workers, Chromium) or to others.
+    """
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.seen = {}  # pid -> (mine, cpu seconds at first sight, latest cpu seconds)
+        self.stopped = threading.Event()
+
+    def __enter__(self):
+        self.start_wall = time.monotonic()
+        self.start_epoch = time.time()
+        self._sample()
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.join(timeout=5)
+        self._sample()
+        self.wall = time.monotonic() - self.start_wall
+        used = {True: 0.0, False: 0.0}
+        for mine, first, last in self.seen.values():
+            used[mine] += last - first
+        self.own = used[True] / self.wall
+        self.others = used[False] / self.wall
+        return False
+
+    def run(self):
+        while not self.stopped.wait(0.5):
+            self._sample()
+
+    def _sample(self):
+        import psutil
+
+        me = os.getpid()
+        for process in psutil.process_iter(["pid", "cpu_times", "create_time"]):
+            times = process.info["cpu_times"]
+            if times is None:
+                continue
+            total = times.user + times.system
+            pid = process.info["pid"]
+            if pid in self.seen:
+                mine, first, _ = self.seen[pid]
+                self.seen[pid] = (mine, first, total)
+            else:  # a process born during the block counts from zero
+                born_during = (process.info["create_time"] or 0) >= self.start_epoch
+                self.seen[pid] = (_descends_from(process, me), 0.0 if born_during else total, total)
+
+
+def _descends_from(process, ancestor):
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        return process.pid == ancestor or any(parent.pid == ancestor for parent in process.parents())
+    return False

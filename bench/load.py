@@ -1,0 +1,215 @@
+"""Classroom load: 30 sessions on one server, each editing the layers every 2-3 s (randomised).
+
+29 sessions speak Streamlit's websocket protocol directly (bench/protocol.py), and one is
+a real Chromium page. On two cores, 30 Chromium pages would spend the CPU drawing graphs
+and plots and the test would measure the browsers, not the server; a protocol session
+costs the server exactly what a browser's does (the same BackMsg, the same ForwardMsgs)
+and its latency is request to script_finished. The Chromium session shows what one
+student sees meanwhile, from Ctrl+Enter to the redrawn page.
+
+Every edit is a seed variant never seen before (its constant changes), so no cache helps:
+the worst case of a class typing their own formulas. The single-session baseline is the
+same protocol edit on the same server before the class arrives.
+"""
+
+import math
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from browser_checks import STAMPS, app_expectation, edit_and_wait, wait_drawn
+from common import (
+    APP,
+    SEED_X,
+    Deadline,
+    fresh_layers,
+    launch_chromium,
+    new_page,
+    seed_layers,
+    streamlit_server,
+    summary,
+    tree_pss_mb,
+    tree_rss_mb,
+)
+from protocol import Session
+
+SESSIONS = 30
+EDIT_EVERY = (2.0, 3.0)  # seconds between one session's edits
+ARRIVAL = 3.0  # sessions open the page within this many seconds
+BASELINE_PAUSE = 0.4
+
+
+@dataclass
+class Tally:
+    """Shared by the session threads: latencies in seconds and error counts."""
+
+    edits: list = field(default_factory=list)
+    page_loads: list = field(default_factory=list)
+    browser_edits: list = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, samples, seconds, error=None):
+        with self.lock:
+            if error:
+                self.errors[error] += 1
+            else:
+                samples.append(seconds)
+
+
+def check(run, layers_text=None):
+    """The error a rerun shows, or None: it must finish, show no error, and draw the new layer."""
+    if run.status != 0:
+        return f"script status {run.status}"
+    if run.errors:
+        return "page error: " + run.errors[0][:80]
+    if layers_text is not None:
+        token = layers_text.splitlines()[0]
+        if token not in run.graph or not any(token in code for code in run.code):
+            return "page not updated"
+    return None
+
+
+def protocol_student(url, deadline, seed, tally):
+    rng = random.Random(seed)
+    time.sleep(rng.uniform(0, ARRIVAL))
+    try:
+        session = Session(url, timeout=60)
+    except Exception as error:  # noqa: BLE001 - every failure is counted, none may stop the class
+        tally.add(None, 0, f"connect: {type(error).__name__}")
+        return
+    try:
+        run = session.rerun()
+        tally.add(tally.page_loads, run.seconds, check(run))
+        next_edit = time.monotonic() + rng.uniform(*EDIT_EVERY)
+        while next_edit < deadline.end:
+            time.sleep(max(0.0, next_edit - time.monotonic()))
+            layers = fresh_layers()
+            sent = time.monotonic()
+            run = session.rerun({"x": SEED_X, "layers": layers})
+            tally.add(tally.edits, run.seconds, check(run, layers))
+            next_edit = sent + rng.uniform(*EDIT_EVERY)
+    except Exception as error:  # noqa: BLE001
+        tally.add(None, 0, f"{type(error).__name__}: {str(error)[:60]}")
+    finally:
+        session.close()
+
+
+def browser_student(browser, url, deadline, seed, tally):
+    """The one real page: opens the app, then edits on the same schedule, timing each redraw."""
+    rng = random.Random(seed)
+    page = new_page(browser)
+    try:
+        page.add_init_script(STAMPS)
+        page.goto(url)
+        wait_drawn(page, seed_layers(2), app_expectation)
+        next_edit = time.monotonic() + rng.uniform(*EDIT_EVERY)
+        while next_edit < deadline.end:
+            time.sleep(max(0.0, next_edit - time.monotonic()))
+            sent = time.monotonic()
+            edit = edit_and_wait(page, fresh_layers(), app_expectation, timeout_ms=60_000)
+            tally.add(tally.browser_edits, edit.total)
+            next_edit = sent + rng.uniform(*EDIT_EVERY)
+    except Exception as error:  # noqa: BLE001
+        tally.add(None, 0, f"browser: {type(error).__name__}: {str(error)[:60]}")
+    finally:
+        page.context.close()
+
+
+class Sampler(threading.Thread):
+    """Samples the server's memory (with its children) and CPU once a second."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.process.cpu_percent()
+        self.rss, self.pss, self.cpu = [], [], []
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(1.0):
+            self.rss.append(tree_rss_mb(self.process.pid))
+            self.pss.append(tree_pss_mb(self.process.pid))
+            self.cpu.append(self.process.cpu_percent())
+
+
+def baseline(url, edits):
+    """One session alone on the server: latency of fresh edits, in seconds."""
+    session = Session(url, timeout=60)
+    samples = []
+    try:
+        session.rerun()
+        for _ in range(edits):
+            time.sleep(BASELINE_PAUSE)
+            layers = fresh_layers()
+            run = session.rerun({"x": SEED_X, "layers": layers})
+            if check(run, layers):
+                raise RuntimeError(f"baseline edit failed: {check(run, layers)}")
+            samples.append(run.seconds)
+    finally:
+        session.close()
+    return samples
+
+
+def class_in_session(url, browser, seconds):
+    tally = Tally()
+    deadline = Deadline(seconds)
+    threads = [
+        threading.Thread(target=protocol_student, args=(url, deadline, seed, tally), daemon=True)
+        for seed in range(SESSIONS - 1)
+    ]
+    for thread in threads:
+        thread.start()
+    browser_student(browser, url, deadline, SESSIONS, tally)  # this thread drives the page
+    for thread in threads:
+        thread.join(timeout=deadline.left() + 90)
+    stuck = sum(thread.is_alive() for thread in threads)
+    if stuck:
+        tally.errors["session still waiting at the end"] += stuck
+    return tally
+
+
+def run(seconds=60, baseline_edits=20, app=APP, env=None, name="load"):
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_server(app, name, env=env) as (url, process), sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            single = baseline(url, baseline_edits)  # also warms the server: imports, first run
+            rss_before = tree_rss_mb(process.pid)
+            sampler = Sampler(process.pid)
+            sampler.start()
+            started = time.monotonic()
+            tally = class_in_session(url, browser, seconds)
+            elapsed = time.monotonic() - started
+            sampler.stopped.set()
+            rss_after = tree_rss_mb(process.pid)
+        finally:
+            browser.close()
+    return {
+        "sessions": SESSIONS,
+        "seconds": elapsed,
+        "single": summary(single),
+        "edits": summary(tally.edits),
+        "page_loads": summary(tally.page_loads),
+        "browser_edits": summary(tally.browser_edits),
+        "edit_rate": (len(tally.edits) + len(tally.browser_edits)) / elapsed,
+        "errors": dict(tally.errors),
+        "error_count": sum(tally.errors.values()),
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": max(sampler.rss, default=rss_after),
+        "rss_after_mb": rss_after,
+        "pss_peak_mb": max(sampler.pss, default=math.nan),
+        "server_cpu_percent": sum(sampler.cpu) / max(len(sampler.cpu), 1),
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import os
+
+    print(json.dumps(run(seconds=float(os.environ.get("BENCH_LOAD_SECONDS", 20)), baseline_edits=6), indent=1))

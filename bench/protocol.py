@@ -1,0 +1,113 @@
+"""A Streamlit session without a browser: the same websocket and protobuf messages the page sends.
+
+The browser's client asks for a rerun with a BackMsg holding the widget values, the URL's
+query string and the hashes of big messages it already has; the server answers with
+ForwardMsgs (a new_session, the deltas that draw the page, script_finished). This client
+does the same, so a load test measures the server and not 30 browsers' drawing.
+It sends the two edited widgets (x, layers); the server keeps the other widgets' last values.
+"""
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import websocket
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+FINISHED = ForwardMsg.ScriptFinishedStatus
+ERROR_ALERT = 1  # Alert.Format.ERROR
+
+
+@dataclass
+class Run:
+    """What one rerun sent back."""
+
+    seconds: float
+    status: int | None = None  # script_finished status, None if it never came
+    graph: str = ""  # the graphviz DOT
+    code: list = field(default_factory=list)  # every st.code text
+    errors: list = field(default_factory=list)  # exceptions and error alerts, as text
+    messages: int = 0
+    bytes: int = 0
+
+    @property
+    def ok(self):
+        return self.status == FINISHED.FINISHED_SUCCESSFULLY and not self.errors
+
+
+class Session:
+    """One browser tab's worth of Streamlit session, over one websocket."""
+
+    def __init__(self, url, timeout=60):
+        self.page_url = url.rstrip("/") + "/"
+        stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
+        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
+        self.widget_ids = {}  # user key -> Streamlit's widget id
+        self.query_string = ""
+        self.page_script_hash = ""
+        self.cached_hashes = set()
+
+    def close(self):
+        self.ws.close()
+
+
+    def rerun(self, values=None):
+        """Ask for a rerun with these widget values (key -> str); wait for script_finished."""
+        message = self._rerun_message(values or {})
+        start = time.perf_counter()
+        self.ws.send_binary(message.SerializeToString())
+        run = Run(seconds=0.0)
+        while run.status is None:
+            self._take(self.ws.recv(), run)
+        run.seconds = time.perf_counter() - start
+        return run
+
+    def _rerun_message(self, values):
+        message = BackMsg()
+        state = message.rerun_script
+        if values:
+            self.query_string = urlencode(values)  # what the page's URL holds after an edit of bound widgets
+        state.query_string = self.query_string
+        state.page_script_hash = self.page_script_hash
+        state.cached_message_hashes.extend(sorted(self.cached_hashes))
+        state.context_info.url = self.page_url
+        state.context_info.timezone = "UTC"
+        state.context_info.locale = "en-US"
+        for key, value in values.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.widget_ids[key]
+            widget.string_value = value
+        return message
+
+    def _take(self, payload, run):
+        message = ForwardMsg()
+        message.ParseFromString(payload)
+        run.messages += 1
+        run.bytes += len(payload)
+        if message.metadata.cacheable and message.hash:
+            self.cached_hashes.add(message.hash)
+        kind = message.WhichOneof("type")
+        if kind == "new_session":
+            self.page_script_hash = message.new_session.page_script_hash
+        elif kind == "page_info_changed":
+            self.query_string = message.page_info_changed.query_string
+        elif kind == "script_finished":
+            run.status = message.script_finished
+        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+            self._take_element(message.delta.new_element, run)
+
+    def _take_element(self, element, run):
+        kind = element.WhichOneof("type")
+        body = getattr(element, kind)
+        widget_id = getattr(body, "id", "")
+        if widget_id.startswith("$$ID-"):
+            self.widget_ids[widget_id.rsplit("-", 1)[1]] = widget_id
+        if kind == "graphviz_chart":
+            run.graph = body.spec
+        elif kind == "code":
+            run.code.append(body.code_text)
+        elif kind == "exception":
+            run.errors.append(f"exception: {body.type}: {body.message}")
+        elif kind == "alert" and body.format == ERROR_ALERT:
+            run.errors.append("error alert: " + body.body)

@@ -1,0 +1,136 @@
+"""`make bench`: every measure in one run; prints the headline table and writes BENCHMARKS.md.
+
+    bench/run.py            the full run (about 9 minutes on 2 cores), writes BENCHMARKS.md
+    bench/run.py --quick    a short version of everything (a smoke test), writes bench/out/BENCHMARKS.quick.md
+    bench/run.py --only load,scale    some sections only (no BENCHMARKS.md)
+    bench/run.py --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
+
+BENCH_LOAD_SECONDS sets the classroom test's length (default 60; 10 with --quick).
+Raw results go to bench/out/results*.json; bench/ANALYSIS.md (the written analysis of
+the misses) is appended to BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cold_start  # noqa: E402
+import edit_latency  # noqa: E402
+import load  # noqa: E402
+import report  # noqa: E402
+import scale  # noqa: E402
+import server_profile  # noqa: E402
+import server_time  # noqa: E402
+import tangent  # noqa: E402
+from common import APP, OUT, ROOT, CpuWatch  # noqa: E402
+
+WHAT_IF_APP = ROOT / "bench" / "what_if" / "app.py"
+NO_GC = "STREAMLIT_RUNNER_POST_SCRIPT_GC"
+WHAT_IFS = {  # name: (label, environment); BEST also gets a classroom run and a profile
+    "nogc": ("[runner] postScriptGC = false in .streamlit/config.toml", {NO_GC: "false"}),
+    "freeze": ("gc.freeze() once, after the imports", {"BENCH_WHAT_IF": "freeze"}),
+    "freeze+nogc": ("both", {"BENCH_WHAT_IF": "freeze", NO_GC: "false"}),
+}
+BEST = "freeze+nogc"
+
+
+def settings(quick):
+    load_seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 10 if quick else 60))
+    if quick:
+        return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 3,
+                "profile": 4, "what_if_load": 0}
+    return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 20,
+            "profile": 10, "what_if_load": 25}
+
+
+def measure_edit_latency(s):
+    return edit_latency.run(edits=s["edits"], after=lambda page, frames: tangent.measure(page, frames, s["clicks"]))
+
+
+def measure_server_time(s):
+    inputs = server_time.preset_inputs()
+    seed = inputs[:1]
+    return {
+        "real": server_time.real_server(APP, "server_time_app", inputs, s["repeats"]),
+        "real_floor": server_time.real_server(edit_latency.FLOOR, "server_time_floor", seed, s["repeats"]),
+        "apptest": server_time.apptest_times(APP, inputs, s["repeats"]),
+        "apptest_floor": server_time.apptest_times(edit_latency.FLOOR, seed, s["repeats"]),
+    }
+
+
+def measure_what_if(s):
+    """The suggested fixes, applied by bench/what_if/app.py: server time, and a shorter classroom."""
+    variants = {}
+    for name, (label, env) in WHAT_IFS.items():
+        best = name == BEST and s["what_if_load"]
+        inputs = server_time.preset_inputs()[: None if best else 1]
+        variant = {"label": label,
+                   "server": server_time.real_server(WHAT_IF_APP, f"what_if_{name}", inputs, s["repeats"], env)}
+        if best:
+            variant["load"] = load.run(seconds=s["what_if_load"], baseline_edits=10, app=WHAT_IF_APP, env=env,
+                                       name="what_if_load")
+            variant["profile"] = server_profile.run(WHAT_IF_APP, "what_if", seconds=s["profile"], env=env)
+        variants[name] = variant
+    return variants
+
+
+SECTIONS = {
+    "server_time": measure_server_time,
+    "scale": lambda s: scale.run(repeats=s["repeats"]),
+    "edit_latency": measure_edit_latency,
+    "cold_start": lambda s: cold_start.run(repeats=s["cold"]),
+    "load": lambda s: load.run(seconds=s["load"], baseline_edits=s["baseline"]),
+    "profile": lambda s: server_profile.run(APP, "app", seconds=s["profile"]),
+    "what_if": measure_what_if,
+}
+
+
+def run_sections(names, s):
+    """{section: result} and {section: CPU use}; a section that fails is reported and left out."""
+    results, cpu = {}, {}
+    for name in names:
+        print(f"== {name}", flush=True)
+        start = time.monotonic()
+        with CpuWatch() as watch:
+            try:
+                results[name] = SECTIONS[name](s)
+            except Exception:  # one broken measure must not lose the others
+                print(f"!! {name} failed", flush=True)
+                traceback.print_exc()
+        cpu[name] = {"wall": watch.wall, "own": watch.own, "others": watch.others}
+        print(f"   {time.monotonic() - start:.0f} s", flush=True)
+    return results, cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short version of everything")
+    parser.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    parser.add_argument("--render", action="store_true", help="rewrite the report from the last results")
+    args = parser.parse_args()
+    suffix = ".quick" if args.quick else ("" if not args.only else ".partial")
+    saved = OUT / f"results{suffix}.json"
+    if args.render:
+        info, cpu, results = (json.loads(saved.read_text())[key] for key in ("machine", "cpu", "results"))
+    else:
+        info = report.machine()
+        results, cpu = run_sections(args.only.split(",") if args.only else list(SECTIONS), settings(args.quick))
+        OUT.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps({"machine": info, "cpu": cpu, "results": results}, indent=1))
+    analysis_file = ROOT / "bench" / "ANALYSIS.md"
+    analysis = analysis_file.read_text() if analysis_file.exists() and not args.quick else ""
+    text = report.render(results, cpu, info, args.quick, analysis)
+    target = ROOT / "BENCHMARKS.md" if suffix == "" else OUT / f"BENCHMARKS{suffix}.md"
+    target.write_text(text)
+    print(report.table(("measure", "target", "measured", "result"), report.headline(results)))
+    print(f"\nwritten: {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
