@@ -130,3 +130,19 @@ def test_a_failing_section_shows_a_short_error_not_a_traceback(monkeypatch):
 def test_hosting_config_hides_tracebacks():
     config = (Path(APP).parent / ".streamlit" / "config.toml").read_text()
     assert 'showErrorDetails = "none"' in config and 'toolbarMode = "viewer"' in config
+
+
+def test_markdown_text_escapes_everything_markdown_and_katex_act_on():
+    from explorer.ui import markdown_text
+
+    hostile = "*bold* _it_ `code` [link](javascript:x) $\\href{x}{y}$ <b>#"
+    escaped, shown, i = markdown_text(hostile), [], 0
+    while i < len(escaped):  # read it back as Markdown does: a backslash makes the next character literal
+        if escaped[i] == "\\":
+            shown.append(escaped[i + 1])
+            i += 2
+        else:
+            assert escaped[i] not in "*_`[]()$<>#\\{}", f"unescaped {escaped[i]!r} in {escaped!r}"
+            shown.append(escaped[i])
+            i += 1
+    assert "".join(shown) == hostile

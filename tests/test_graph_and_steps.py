@@ -85,3 +85,9 @@ def test_constant_layers_have_no_tracked_gradient():
     result = explore("[1., 2]", "c = 3*pi\nz = c*x")
     assert result.reductions["sum"].layer_grads["c"] is None
     assert result.grads["sum"].tolist() == pytest.approx([3 * 3.141592653589793] * 2)
+
+
+def test_graph_carries_its_own_colours_for_light_and_dark_themes(seed):
+    # st.graphviz_chart ignores Streamlit's theme: the DOT sets paper, ink and fills itself.
+    for dot in (seed.dot, annotated_dot(seed, "sum")):
+        assert "bgcolor=white" in dot and 'fontcolor="#1f2430"' in dot and 'edge [color="#1f2430"]' in dot
