@@ -76,7 +76,7 @@ def summary(samples):
 def streamlit_server(app, name, env=None):
     """A real `streamlit run` of `app` on a free loopback port; yields (url, process). Its log goes to bench/out.
 
-    `env` adds environment variables, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false for a what-if.
+    `env` adds environment variables (Streamlit reads STREAMLIT_<SECTION>_<OPTION> as config).
     """
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -1,6 +1,6 @@
 """`make bench`: every measure in one run; prints the headline table and writes BENCHMARKS.md.
 
-    bench/run.py            the full run (about 9 minutes on 2 cores), writes BENCHMARKS.md
+    bench/run.py            the full run (about 5 minutes on 2 cores), writes BENCHMARKS.md
     bench/run.py --quick    a short version of everything (a smoke test), writes bench/out/BENCHMARKS.quick.md
     bench/run.py --only load,scale    some sections only (no BENCHMARKS.md)
     bench/run.py --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
@@ -30,23 +30,14 @@ import server_time  # noqa: E402
 import tangent  # noqa: E402
 from common import APP, OUT, ROOT, CpuWatch  # noqa: E402
 
-WHAT_IF_APP = ROOT / "bench" / "what_if" / "app.py"
-NO_GC = "STREAMLIT_RUNNER_POST_SCRIPT_GC"
-WHAT_IFS = {  # name: (label, environment); BEST also gets a classroom run and a profile
-    "nogc": ("[runner] postScriptGC = false in .streamlit/config.toml", {NO_GC: "false"}),
-    "freeze": ("gc.freeze() once, after the imports", {"BENCH_WHAT_IF": "freeze"}),
-    "freeze+nogc": ("both", {"BENCH_WHAT_IF": "freeze", NO_GC: "false"}),
-}
-BEST = "freeze+nogc"
-
 
 def settings(quick):
     load_seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 10 if quick else 60))
     if quick:
         return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 3,
-                "profile": 4, "what_if_load": 0}
+                "profile": 4}
     return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 20,
-            "profile": 10, "what_if_load": 25}
+            "profile": 10}
 
 
 def measure_edit_latency(s):
@@ -64,22 +55,6 @@ def measure_server_time(s):
     }
 
 
-def measure_what_if(s):
-    """The suggested fixes, applied by bench/what_if/app.py: server time, and a shorter classroom."""
-    variants = {}
-    for name, (label, env) in WHAT_IFS.items():
-        best = name == BEST and s["what_if_load"]
-        inputs = server_time.preset_inputs()[: None if best else 1]
-        variant = {"label": label,
-                   "server": server_time.real_server(WHAT_IF_APP, f"what_if_{name}", inputs, s["repeats"], env)}
-        if best:
-            variant["load"] = load.run(seconds=s["what_if_load"], baseline_edits=10, app=WHAT_IF_APP, env=env,
-                                       name="what_if_load")
-            variant["profile"] = server_profile.run(WHAT_IF_APP, "what_if", seconds=s["profile"], env=env)
-        variants[name] = variant
-    return variants
-
-
 SECTIONS = {
     "server_time": measure_server_time,
     "scale": lambda s: scale.run(repeats=s["repeats"]),
@@ -87,7 +62,7 @@ SECTIONS = {
     "cold_start": lambda s: cold_start.run(repeats=s["cold"]),
     "load": lambda s: load.run(seconds=s["load"], baseline_edits=s["baseline"]),
     "profile": lambda s: server_profile.run(APP, "app", seconds=s["profile"]),
-    "what_if": measure_what_if,
+    "profile_cached": lambda s: server_profile.run(APP, "cached", seconds=s["profile"], cached=True),
 }
 
 

@@ -2,7 +2,8 @@
 
 The raw stacks are kept in bench/out/profile_<name>.txt. The summary charges each sample
 to the app's own frames (explorer/, streamlit_app.py), to Streamlit's post-script
-gc.collect, and to Streamlit's other work, and gives milliseconds per rerun.
+gc.collect (when it is on), and to Streamlit's other work, and gives milliseconds per rerun.
+With cached=True the session sends two texts it has already sent, in turn.
 """
 
 import re
@@ -34,16 +35,19 @@ def record(pid, seconds, path):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def edit_loop(url, seconds, pause=0.4):
-    """Fresh edits, one at a time, for `seconds`; returns how many."""
+def edit_loop(url, seconds, pause=0.4, cached=False):
+    """Edits, one at a time, for `seconds`; returns how many. Fresh formulas, or (cached) two seen ones in turn."""
     session = Session(url, timeout=60)
     count = 0
+    seen = [fresh_layers(), fresh_layers()]
     try:
         session.rerun()
+        for layers in seen:
+            session.rerun({"x": SEED_X, "layers": layers})
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             time.sleep(pause)
-            session.rerun({"x": SEED_X, "layers": fresh_layers()})
+            session.rerun({"x": SEED_X, "layers": seen[count % 2] if cached else fresh_layers()})
             count += 1
     finally:
         session.close()
@@ -106,7 +110,7 @@ def summarise(path, reruns, server_pid, top=12):
     }
 
 
-def run(app, name, seconds=12, env=None):
+def run(app, name, seconds=12, env=None, cached=False):
     if py_spy() is None:
         return {"skipped": "py-spy is not installed (pip install -r requirements-dev.txt)"}
     OUT.mkdir(parents=True, exist_ok=True)
@@ -115,12 +119,12 @@ def run(app, name, seconds=12, env=None):
         edit_loop(url, 3)  # warm: imports, workers
         spy = record(process.pid, seconds + 1, path)
         time.sleep(0.5)
-        reruns = edit_loop(url, seconds)
+        reruns = edit_loop(url, seconds, cached=cached)
         spy.wait(timeout=60)
     if not path.exists():
         return {"skipped": "py-spy recorded nothing (ptrace not permitted?)"}
     summary = summarise(path, reruns, process.pid)
-    return {"reruns": reruns, **summary, "raw": str(path.relative_to(OUT.parents[1]))}
+    return {"reruns": reruns, "cached": cached, **summary, "raw": str(path.relative_to(OUT.parents[1]))}
 
 
 if __name__ == "__main__":

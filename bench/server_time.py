@@ -2,11 +2,11 @@
 
 - On a real `streamlit run`, through Streamlit's websocket protocol (bench/protocol.py): from
   the rerun request to script_finished. This is the whole rerun as a user's edit costs it,
-  including what Streamlit does after the script (its post-script gc.collect).
+  including what Streamlit does after the script.
   Uncached runs send x with trailing spaces never sent before (common.unseen): the same work,
   a new key for every cache. (The page menu's "Clear cache" would also clear session state,
   and the app's init_state would then show the default example instead of the edit.)
-- Under AppTest, in this process: the script body alone (AppTest skips the post-script GC);
+- Under AppTest, in this process: the script body alone;
   uncached after st.cache_resource.clear() and st.cache_data.clear().
 
 The floor app is timed the same two ways. Each number is the median of a few repetitions.
