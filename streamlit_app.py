@@ -37,7 +37,7 @@ if result is not None:
         with edit_column:
             ui.forward_values(result)
     if view.shows("grads"):
-        ui.gradients(result)
+        ui.gradients(x_text, layers_text, result)
     reduction, element = ui.choose_view(result)
     if view.shows("graph"):
         with graph_column:

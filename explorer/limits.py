@@ -39,7 +39,7 @@ MAX_ABS_EXPONENT = 100  # a constant exponent of **
 
 # The plot: samples along the curve, and values drawn.
 PLOT_SAMPLES = 201
-PLOT_SLIDER_STEPS = 41
+PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
 
 # Symbolic maths runs in a worker process with these budgets.
 SYMBOLIC_SECONDS = 2.0

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 
 import nbformat
+import pandas
 import plotly.graph_objects as go
 import streamlit as st
 import torch
@@ -212,14 +213,21 @@ def _reduction_code(result, name):
     return "\n".join(lines + ["print(x.grad)", repr(reduction.grad)])
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _gradient_texts(x_text, layers_text):
+    """Printing tensors costs milliseconds: once per input, not once per rerun."""
+    result = cached_explore(x_text, layers_text)
+    return {name: _reduction_code(result, name) for name in REDUCTIONS}
+
+
 @drawn_safely
-def gradients(result):
+def gradients(x_text, layers_text, result):
     st.subheader("x.grad, three ways to start backward")
-    columns = st.columns(3)
-    for column, name in zip(columns, REDUCTIONS, strict=True):
+    texts = _gradient_texts(x_text, layers_text)
+    for column, name in zip(st.columns(3), REDUCTIONS, strict=True):
         with column:
             st.markdown(f"**{name}**")
-            st.code(_reduction_code(result, name), language="python", wrap_lines=True)
+            st.code(texts[name], language="python", wrap_lines=True)
     if result.scalar_output:
         st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
     else:
@@ -259,7 +267,8 @@ def tangent(x_text, layers_text, name, index, present=False):
     figure = cached_figure(x_text, layers_text, index, name)
     if present:  # a copy: the cached figure is shared by every session
         figure = go.Figure(figure).update_layout(font={"size": 18}, height=560)
-    st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+    # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
+    st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
@@ -414,28 +423,41 @@ def cached_verification(x_text, layers_text, symbolic_status):
     return verify(cached_explore(x_text, layers_text), usable, max_rows=MAX_TABLE_ROWS)
 
 
+def _check_table(check, shape):
+    """One reduction's check as a DataFrame: built once per input, not converted again on every rerun."""
+    rows = [
+        {
+            "element": element_label(shape, i),
+            "autograd": f"{row.autograd:.6g}",
+            "symbolic": "-" if row.symbolic is None else f"{row.symbolic:.6g}",
+            "finite diff.": f"{row.finite_difference:.6g}",
+            "": {True: "✓", False: "✗", None: "·"}[row.ok] + (f" {row.note}" if row.note else ""),
+        }
+        for i, row in enumerate(check.rows)
+    ]
+    return pandas.DataFrame(rows)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _check_tables(x_text, layers_text, symbolic_status):
+    shape = tuple(cached_explore(x_text, layers_text).x.shape)
+    checked = cached_verification(x_text, layers_text, symbolic_status)
+    return {name: _check_table(check, shape) for name, check in checked.checks.items()}
+
+
 @drawn_safely
 def verification(x_text, layers_text, result, derivation):
     """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
     st.subheader("Check: autograd = symbolic = finite difference")
     checked = cached_verification(x_text, layers_text, derivation.status)
+    tables = _check_tables(x_text, layers_text, derivation.status)
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
     for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
         with column:
             mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
             worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
-            st.markdown(f"**{name}**: {mark}; largest difference {worst}")
-            rows = [
-                {
-                    "element": element_label(tuple(result.x.shape), i),
-                    "autograd": f"{row.autograd:.6g}",
-                    "symbolic": "-" if row.symbolic is None else f"{row.symbolic:.6g}",
-                    "finite diff.": f"{row.finite_difference:.6g}",
-                    "": {True: "✓", False: "✗", None: "·"}[row.ok] + (f" {row.note}" if row.note else ""),
-                }
-                for i, row in enumerate(check.rows)
-            ]
-            st.table(rows)
+            st.markdown(f"**{name}**: {mark}, max diff {worst}")
+            st.table(tables[name], hide_index=True)
             if check.elements > len(check.rows):
                 st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
     if not checked.passed:
