@@ -83,13 +83,13 @@ def _record_subexpressions():
     return table, record
 
 
-def _nodes(root, layers, subexpressions):
+def _nodes(live, root, layers, subexpressions):
     layer_of = {}
     for name, value in layers.items():
         if value.grad_fn is not None:
             layer_of.setdefault(id(value.grad_fn), name)
     nodes = {}
-    for fn in graph_nodes(root):
+    for fn in live:
         _, expr, value = subexpressions.get(id(fn), (None, None, None))
         if fn is root.grad_fn:
             value = root.detach().clone()
@@ -109,9 +109,10 @@ def run_reduction(program, x_values, name):
         if value.requires_grad:
             value.retain_grad()
     root = {"sum": z.sum, "mean": z.mean}.get(name, lambda: z)()
-    nodes = _nodes(root, layers, subexpressions)
+    live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
+    nodes = _nodes(live, root, layers, subexpressions)
     dot = plain_dot(root, x)
-    steps = _run_backward(root, z, nodes, x)
+    steps = _run_backward(root, z, live, x)
     return Reduction(
         name=name,
         code=REDUCTIONS[name].format(z=program.output.name),
@@ -127,11 +128,10 @@ def run_reduction(program, x_values, name):
     )
 
 
-def _run_backward(root, z, nodes, x):
+def _run_backward(root, z, live, x):
     """Backward with a hook on every node, so the steps come out in autograd's own order."""
     if not root.requires_grad:  # the output does not depend on x: every gradient is zero
         return ()
-    live = graph_nodes(root)
     local = {str(id(fn)): _local_derivatives(fn, x.shape if fn is not root.grad_fn else root.shape) for fn in live}
     fired = []
 

@@ -14,7 +14,7 @@ from . import limits
 from .errors import FormulaError
 from .fold import apply_float
 from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Name, Num, Unary, children, to_text
+from .tree import Binary, Call, Name, Num, Unary, children, to_text, walk
 
 _TORCH_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 
@@ -60,10 +60,7 @@ def evaluate(node, env, record=None):
         return node.value
     if isinstance(node, Name):
         return CONSTANTS[node.id][0] if node.id in CONSTANTS else env[node.id]
-    children = (node.operand,) if isinstance(node, Unary) else (
-        (node.left, node.right) if isinstance(node, Binary) else (node.arg,)
-    )
-    result = _apply(node, [evaluate(child, env, record) for child in children])
+    result = _apply(node, [evaluate(child, env, record) for child in children(node)])
     if record is not None and isinstance(result, torch.Tensor):
         record(node, result)
     return result
@@ -71,12 +68,7 @@ def evaluate(node, env, record=None):
 
 def operations(program):
     """How many operations (calls, operators) the layers hold: each may make a tensor of x's size."""
-    count, stack = 0, [layer.expr for layer in program.layers]
-    while stack:
-        node = stack.pop()
-        count += isinstance(node, (Unary, Binary, Call))
-        stack.extend(children(node))
-    return count
+    return sum(isinstance(node, (Unary, Binary, Call)) for layer in program.layers for node in walk(layer.expr))
 
 
 def check_work(program, elements):

@@ -18,7 +18,7 @@ from . import limits
 from .errors import FormulaError
 from .fold import fold_constant
 from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES
-from .tree import Binary, Call, Layer, Name, Num, Program, Unary, children
+from .tree import Binary, Call, Layer, Name, Num, Program, Unary, walk
 
 _BAD_CHARACTER = re.compile(r"[^\t\n\x20-\x7e]")  # ASCII, printable, plus tab and newline
 _CONTROL_NAMES = {
@@ -464,8 +464,4 @@ def parse_layers(text):
 
 
 def _count(expr):
-    count, stack = 0, [expr]
-    while stack:
-        count += 1
-        stack.extend(children(stack.pop()))
-    return count
+    return sum(1 for _ in walk(expr))

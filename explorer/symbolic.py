@@ -44,7 +44,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from . import limits
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
-from .tree import Binary, Name, Num, Unary, children, names_used, to_text
+from .tree import Binary, Name, Num, Unary, names_used, to_text, walk
 
 _SYMPY_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 _MAX_NODES = 2_000  # bigger than this, an expression can't print within limits.MAX_LATEX_CHARS
@@ -75,13 +75,7 @@ def _number(value):
 
 
 def _has_power(node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Binary) and current.op == "**":
-            return True
-        stack.extend(children(current))
-    return False
+    return any(isinstance(current, Binary) and current.op == "**" for current in walk(node))
 
 
 def _is_constant(node):

@@ -73,15 +73,18 @@ def children(node):
     return ()
 
 
-def names_used(node):
-    """The names an expression reads, in order of first use."""
-    seen, stack = [], [node]
+def walk(node):
+    """Every node of a tree, parent before children, left to right; iterative, so depth costs no recursion."""
+    stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, Name) and current.id not in seen:
-            seen.append(current.id)
+        yield current
         stack.extend(reversed(children(current)))
-    return seen
+
+
+def names_used(node):
+    """The names an expression reads, in order of first use."""
+    return list(dict.fromkeys(current.id for current in walk(node) if isinstance(current, Name)))
 
 
 def to_text(node, parent_precedence=0, right_of_pow=False):
