@@ -12,10 +12,10 @@ import shutil
 from dataclasses import dataclass
 
 import nbformat
+import numpy as np
 import pandas
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from . import presets, state
 from .cache import BytesBoundedCache
@@ -190,7 +190,7 @@ def _x_code(result):
     if result.x.numel() > MAX_LITERAL_ELEMENTS:
         return "\n".join(
             [f"x = torch.tensor(...your {result.x.numel():,} values..., requires_grad=True)", "print(x)",
-             repr(result.x.requires_grad_(False))]
+             repr(result.x)]
         )
     return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
 
@@ -376,8 +376,8 @@ def derivation_for(x_text, layers_text):
 
 
 def _value_at(values, index):
-    flat = values if isinstance(values, float) else torch.tensor(values, dtype=torch.float64).flatten()
-    return float(flat) if isinstance(flat, float) else float(flat[index])
+    """Element `index` of nested lists shaped like x, or the one float of a scalar x (whose index is 0)."""
+    return float(np.ravel(values)[index])
 
 
 @drawn_safely
