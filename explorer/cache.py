@@ -1,34 +1,120 @@
-"""A least-recently-used cache bounded by bytes, not entries.
+"""Caches shared by every session, each bounded by the bytes it really holds.
 
 Explorations differ in size by five orders of magnitude (a scalar against
 10^5 elements times every node of three graphs), so a count of entries bounds
-nothing. Every session shares one instance; values must be treated as immutable.
+nothing, and counting tensor bytes alone missed most of it: 300 entries that
+counted 3.9 MB of tensors held 772 MB (the keys were the whole input text, and
+DOT, repr strings and Python objects were not counted). `deep_size` counts all
+of it: keys, strings, containers, dataclass instances, tensor storage, numpy
+arrays. Values must be treated as immutable: every session shares them.
+
+`get` computes a missing key once: a second caller asking for a key that is
+being computed waits for the first, so a class loading one example runs it once.
 """
 
+import sys
 import threading
 from collections import OrderedDict
+from dataclasses import fields, is_dataclass
+
+import numpy as np
+
+from . import limits
+
+_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None))
+
+
+def _tensor_bytes(value, seen_storage):
+    """A torch tensor: its Python object plus its storage, counted once however many views share it."""
+    storage = value.untyped_storage()
+    key = storage.data_ptr()
+    if key in seen_storage or storage.nbytes() == 0:
+        return sys.getsizeof(value)
+    seen_storage.add(key)
+    return sys.getsizeof(value) + storage.nbytes()
+
+
+def deep_size(value):
+    """The bytes a value holds: containers, their contents, strings and numbers, tensor storage and arrays.
+
+    Shared objects are counted once. Types, functions and modules are not walked: they belong to
+    the program, not to the entry.
+    """
+    seen, seen_storage = set(), set()
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, _ATOMS):
+            total += sys.getsizeof(item)
+        elif isinstance(item, np.ndarray):
+            total += sys.getsizeof(item)  # includes the data when the array owns it
+            if item.base is not None:
+                stack.append(item.base)
+        elif type(item).__module__.startswith("torch") and hasattr(item, "untyped_storage"):
+            total += _tensor_bytes(item, seen_storage)
+        elif isinstance(item, dict):
+            total += sys.getsizeof(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += sys.getsizeof(item)
+            stack.extend(item)
+        elif is_dataclass(item) and not isinstance(item, type):
+            total += sys.getsizeof(item) + (sys.getsizeof(item.__dict__) if hasattr(item, "__dict__") else 0)
+            stack.extend(getattr(item, f.name) for f in fields(item))
+        elif hasattr(item, "__dict__") and not isinstance(item, type) and not callable(item):
+            total += sys.getsizeof(item) + sys.getsizeof(item.__dict__)
+            stack.extend(item.__dict__.values())
+        else:
+            total += sys.getsizeof(item)
+    return total
 
 
 class BytesBoundedCache:
-    def __init__(self, budget_bytes, size_of):
+    """A least-recently-used cache whose entries (key and value) add up to at most `budget_bytes`."""
+
+    def __init__(self, budget_bytes, size_of=deep_size):
         self.budget = budget_bytes
         self.size_of = size_of
         self._entries = OrderedDict()  # key -> (value, size)
         self._total = 0
         self._lock = threading.Lock()
+        self._running = {}  # key -> Event set when its first caller is done
 
     def get(self, key, compute):
-        """The cached value for key, or compute() stored for next time. compute() runs outside the lock."""
+        """The cached value for key, or compute() stored for next time. compute() runs outside the lock,
+        once per key at a time: other callers of the same key wait for it. If it raises, each caller
+        tries again itself (errors are not cached)."""
+        while True:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key][0]
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            value = compute()
+            self._put(key, value)
+            return value
+        finally:
+            with self._lock:
+                del self._running[key]
+            running.set()
+
+    def peek(self, key):
+        """The cached value, or None, without computing anything."""
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key][0]
-        value = compute()
-        self._put(key, value)
-        return value
+            entry = self._entries.get(key)
+            return None if entry is None else entry[0]
 
     def _put(self, key, value):
-        size = self.size_of(value)
+        size = self.size_of(key) + self.size_of(value)
         with self._lock:
             if key in self._entries or size > self.budget:
                 return
@@ -49,3 +135,17 @@ class BytesBoundedCache:
         with self._lock:
             self._entries.clear()
             self._total = 0
+
+
+# Every cache in the process, by name, with its share of limits.CACHE_BYTES. The page keeps nothing
+# in Streamlit's st.cache_data or st.cache_resource: those bound entries, not bytes.
+CACHES = {name: BytesBoundedCache(budget) for name, budget in limits.CACHE_BUDGETS.items()}
+
+
+def cached(name, key, compute):
+    """compute() through the shared cache `name`."""
+    return CACHES[name].get((name, key), compute)
+
+
+def total_bytes():
+    return sum(cache.total_bytes for cache in CACHES.values())

@@ -41,6 +41,16 @@ MAX_ABS_EXPONENT = 100  # a constant exponent of **
 PLOT_SAMPLES = 201
 PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
 
+# Memory held between reruns: every cache shared by the sessions, in bytes as explorer.cache.deep_size
+# counts them (keys, strings, objects, tensor storage). Their sum is the documented total.
+CACHE_BUDGETS = {
+    "explorations": 100_000_000,  # a result at MAX_WORK holds ~120 MB: it is served, not kept
+    "derivations": 12_000_000,  # symbolic derivations and their values at every element
+    "views": 24_000_000,  # figures, printed tensors, check tables and annotated graphs
+    "exports": 8_000_000,  # generated scripts
+}
+CACHE_BYTES = sum(CACHE_BUDGETS.values())
+
 # Symbolic maths runs in a worker process with these budgets.
 SYMBOLIC_SECONDS = 2.0
 SYMBOLIC_MEMORY_BYTES = 1_500_000_000

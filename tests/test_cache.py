@@ -1,17 +1,24 @@
-"""The shared result cache is bounded by bytes, evicting the least recently used."""
+"""Shared caches are bounded by the bytes they really hold, keys and objects included."""
+
+import sys
+import threading
+import time
+
+import torch
 
 from explorer import explore
-from explorer.cache import BytesBoundedCache
+from explorer.cache import BytesBoundedCache, deep_size
 
 
 def test_evicts_least_recently_used_past_the_budget():
-    cache = BytesBoundedCache(10, size_of=len)
-    cache.get("a", lambda: "aaaa")
-    cache.get("b", lambda: "bbbb")
+    cache = BytesBoundedCache(300, size_of=len)
+    cache.get("a", lambda: "a" * 99)
+    cache.get("b", lambda: "b" * 99)
     cache.get("a", lambda: "never computed")  # a is now the most recent
-    cache.get("c", lambda: "cccc")  # 12 bytes > 10: b goes
-    assert cache.get("b", lambda: "BBBB") == "BBBB"
-    assert cache.total_bytes <= 10
+    cache.get("c", lambda: "c" * 99)  # 3 x (1 + 99) = 300 bytes: fits
+    cache.get("d", lambda: "d" * 99)  # 400 > 300: b, the least recent, goes
+    assert cache.peek("b") is None and cache.peek("a") is not None
+    assert cache.total_bytes <= 300
 
 
 def test_a_value_larger_than_the_budget_is_returned_but_not_kept():
@@ -20,7 +27,58 @@ def test_a_value_larger_than_the_budget_is_returned_but_not_kept():
     assert len(cache) == 0
 
 
-def test_exploration_size_counts_every_tensor():
-    small = explore("[1., 2]", "y = x**2").nbytes
-    large = explore(str([0.5] * 1000), "y = x**2").nbytes
-    assert 0 < small < large and large >= 1000 * 4 * 10  # grads, layers and node values, three passes
+def test_the_key_counts_toward_the_budget():
+    """A megabyte of text as a key is a megabyte held, whatever the value."""
+    cache = BytesBoundedCache(500_000)
+    cache.get("1" + " " * 1_000_000, lambda: 1)
+    assert len(cache) == 0
+
+
+def test_deep_size_counts_strings_containers_and_tensor_storage():
+    text = "y" * 10_000
+    assert deep_size(text) >= 10_000
+    assert deep_size({"a": [text, text]}) < 2 * 10_000  # shared objects count once
+    assert deep_size(torch.zeros(100_000)) >= 400_000
+    view = torch.zeros(100_000)
+    assert deep_size((view, view[:10], view[5:])) < 410_000  # views share one storage
+
+
+def test_deep_size_counts_everything_a_result_holds_not_just_tensors():
+    small = explore("[1., 2]", "y = x**2")
+    assert deep_size(small) > 10 * small.nbytes  # DOT text, reprs, node objects
+    large = explore(str([0.5] * 1000), "y = x**2")
+    assert deep_size(large) >= large.nbytes >= 1000 * 4 * 10
+    assert deep_size(large) >= sys.getsizeof(large.dot)
+
+
+def test_a_key_being_computed_is_computed_once_for_every_caller():
+    cache = BytesBoundedCache(1_000_000)
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return "value"
+
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and results == ["value"] * 5
+
+
+def test_an_error_is_not_cached_and_waiters_try_again():
+    cache = BytesBoundedCache(1_000_000)
+    attempts = []
+
+    def failing():
+        attempts.append(1)
+        raise ValueError("no")
+
+    for _ in range(2):
+        try:
+            cache.get("k", failing)
+        except ValueError:
+            pass
+    assert len(attempts) == 2 and len(cache) == 0
