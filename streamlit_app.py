@@ -32,12 +32,11 @@ with edit_column:
     result = ui.compute(x_text, layers_text)
 
 if result is not None:
-    x_text, layers_text = st.session_state["last_good"]
     if view.shows("forward"):
         with edit_column:
             ui.forward_values(result)
     if view.shows("grads"):
-        ui.gradients(x_text, layers_text, result)
+        ui.gradients(result)
     reduction, element = ui.choose_view(result)
     if view.shows("graph"):
         with graph_column:
@@ -45,12 +44,12 @@ if result is not None:
     plot_column, step_column = st.columns(2)
     if view.shows("plot"):
         with plot_column:
-            ui.tangent(x_text, layers_text, reduction, element, view.present)
+            ui.tangent(result, reduction, element, view.present)
     if view.shows("steps"):
         with step_column:
             ui.step_through(result, reduction, element)
     if view.shows("chain") or view.shows("verify"):
-        derivation = ui.derivation_for(x_text, layers_text)
+        derivation = ui.derivation_for(result)
     if view.shows("chain"):
         chain_column, grads_column = st.columns([3, 2])
         with chain_column:
@@ -58,6 +57,6 @@ if result is not None:
         with grads_column:
             ui.layer_gradients(result, reduction)
     if view.shows("verify"):
-        ui.verification(x_text, layers_text, result, derivation)
+        ui.verification(result, derivation)
     if view.shows("export"):
-        ui.exports(x_text, layers_text, result)
+        ui.exports(*st.session_state["last_good"], result)

@@ -1,18 +1,52 @@
-"""The engine's one way in: explore(x_text, layers_text) -> Exploration."""
+"""The engine's one way in: explore(x_text, layers_text) -> Exploration.
 
+In two steps for callers that cache and schedule: prepare() parses (bounded,
+cheap) and gives the input's canonical key and its work estimate; run() does
+the work. The key is the same for every spelling of one input (spaces, line
+endings, 1 or 1.0), and small however large x is: a digest, not the text.
+"""
+
+import hashlib
 from dataclasses import dataclass
 
 import torch
 
 from .backward import run_reduction
-from .forward import run_forward
+from .forward import check_work, operations, run_forward
 from .language import REDUCTIONS
 from .parse import parse_layers, parse_x
-from .tree import Program
+from .tree import Program, to_text
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed input, before any work: what it is, what it will cost, and its key."""
+
+    program: Program
+    x: torch.Tensor  # float32, as parsed
+    work: int  # x's elements times the layers' operations: the cost measure of limits.MAX_WORK
+    key: tuple  # (canonical layers text, x's shape, digest of x's values)
+
+
+def canonical_layers(program):
+    """The layers as the parser understood them: spacing and comments gone, line numbers kept (errors cite them)."""
+    return "\n".join(f"{layer.line}: {layer.name} = {to_text(layer.expr)}" for layer in program.layers)
+
+
+def prepare(x_text, layers_text):
+    """Parse both fields and size the work; raises FormulaError, like explore, for any bad input."""
+    program = parse_layers(layers_text)
+    x = parse_x(x_text)
+    check_work(program, x.numel())
+    digest = hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest()
+    key = (canonical_layers(program), tuple(x.shape), digest)
+    return Prepared(program, x, x.numel() * operations(program), key)
 
 
 @dataclass(frozen=True)
 class Exploration:
+    key: tuple  # Prepared.key: views of this result are cached under it
+    work: int  # Prepared.work: what computing more views of it costs
     x: torch.Tensor  # float32, as parsed
     program: Program
     layers: dict  # layer name -> forward value (detached)
@@ -84,14 +118,20 @@ def explore(x_text, layers_text):
     Raises FormulaError (a ValueError) for any bad input, before doing the
     work the input would cost.
     """
-    program = parse_layers(layers_text)
-    x_values = parse_x(x_text)
+    return run(prepare(x_text, layers_text))
+
+
+def run(prepared):
+    """The exploration of a prepared input: the forward pass, and backward in all three ways."""
+    program, x_values = prepared.program, prepared.x
     x = x_values.clone().requires_grad_(True)
     forward = run_forward(program, x)
     names = program.names
     reductions = {name: run_reduction(program, x_values, name) for name in REDUCTIONS}
     layers = {name: forward[name].detach().clone() for name in names}
     return Exploration(
+        key=prepared.key,
+        work=prepared.work,
         x=x_values,
         program=program,
         layers=layers,

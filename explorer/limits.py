@@ -41,12 +41,23 @@ MAX_ABS_EXPONENT = 100  # a constant exponent of **
 PLOT_SAMPLES = 201
 PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
 
+# Admission control (explorer.admission): requests are sized before they run, as x's elements
+# times the layers' operations (the MAX_WORK measure). Measured peak: ~78 bytes per unit of
+# work (10^5 elements x 20 operations: +156 MB RSS in 0.13 s).
+BYTES_PER_WORK = 80
+SMALL_WORK = 50_000  # at most ~4 MB and a few ms: runs at once, never queued behind a heavy request
+HEAVY_MEMORY_BYTES = 250_000_000  # estimated peak of the heavy requests running at once: one at MAX_WORK
+MAX_HEAVY_QUEUE = 6  # heavy requests waiting; one more is refused at once
+HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
+
 # Memory held between reruns: every cache shared by the sessions, in bytes as explorer.cache.deep_size
 # counts them (keys, strings, objects, tensor storage). Their sum is the documented total.
 CACHE_BUDGETS = {
-    "explorations": 100_000_000,  # a result at MAX_WORK holds ~120 MB: it is served, not kept
-    "derivations": 12_000_000,  # symbolic derivations and their values at every element
-    "views": 24_000_000,  # figures, printed tensors, check tables and annotated graphs
+    "inputs": 4_000_000,  # the raw texts' digest -> parsed input, so a repeated 1 MB x is parsed once
+    "explorations": 48_000_000,  # 10^5 elements through a short formula hold ~28 MB; at MAX_WORK ~120 MB,
+    # which is served but not kept
+    "derivations": 8_000_000,  # symbolic derivations, with their values at every element
+    "views": 12_000_000,  # figures, printed tensors, check tables
     "exports": 8_000_000,  # generated scripts
 }
 CACHE_BYTES = sum(CACHE_BUDGETS.values())

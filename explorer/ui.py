@@ -6,6 +6,7 @@ User text reaches the page only as code blocks (st.code), or escaped through
 
 import functools
 import gc
+import hashlib
 import logging
 import re
 import shutil
@@ -16,14 +17,17 @@ import numpy as np
 import pandas
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import presets, state
-from .cache import BytesBoundedCache
+from .admission import ADMISSION, ServerBusy
+from .cache import cached
 from .errors import FormulaError
-from .exploration import explore
+from .exploration import prepare, run
 from .export import export_notebook, export_script, svg_export
 from .graph import annotated_dot
 from .language import REDUCTIONS
+from .memory import release_free_memory
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
 from .tree import to_text
@@ -54,22 +58,38 @@ def drawn_safely(draw):
     return wrapper
 
 
-EXPLORATION_CACHE_BYTES = 200_000_000  # a result at the limits holds ~120 MB of tensors
+def _session_id():
+    context = get_script_run_ctx()
+    return None if context is None else context.session_id
 
 
-@st.cache_resource
-def _explorations():
-    return BytesBoundedCache(EXPLORATION_CACHE_BYTES, lambda result: result.nbytes)
+def _raw_key(x_text, layers_text):
+    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key."""
+    raw = "\0".join((x_text, layers_text)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-def cached_explore(x_text, layers_text):
-    """Explorations are immutable, so every session shares one per input text, within a byte budget."""
-    return _explorations().get((x_text, layers_text), lambda: explore(x_text, layers_text))
+def admitted(work, compute, on_wait=None):
+    """compute() once admission control lets `work` run; raises ServerBusy when it refuses."""
+    with ADMISSION.admit(work, owner=_session_id(), on_wait=on_wait):
+        try:
+            return compute()
+        finally:
+            if not ADMISSION.is_small(work):
+                release_free_memory()
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
-def cached_figure(x_text, layers_text, flat_index, reduction):
-    return tangent_figure(tangent_curve(cached_explore(x_text, layers_text), flat_index, reduction), reduction)
+def cached_explore(x_text, layers_text, on_wait=None):
+    """One exploration per input, shared by every session: texts that parse alike share one entry."""
+    prepared = cached("inputs", _raw_key(x_text, layers_text), lambda: prepare(x_text, layers_text))
+    return cached("explorations", prepared.key, lambda: admitted(prepared.work, lambda: run(prepared), on_wait))
+
+
+def cached_figure(result, flat_index, reduction):
+    def figure():
+        return tangent_figure(tangent_curve(result, flat_index, reduction), reduction)
+
+    return cached("views", ("figure", result.key, flat_index, reduction), figure)
 
 
 def markdown_text(text):
@@ -157,15 +177,26 @@ def editor():
 
 def compute(x_text, layers_text):
     """The exploration for the texts, or the last good one marked stale; errors are shown, never raised."""
+    status = st.empty()  # says "queued" while admission control holds a large example back
+
+    def queued(place):
+        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one…" if place else
+                    "Queued: this large example runs next…")
+
     try:
-        result = cached_explore(x_text, layers_text)
+        result = cached_explore(x_text, layers_text, on_wait=queued)
     except FormulaError as error:
         st.error("**Can't run this:** " + markdown_text(str(error)))
+        return _last_good()
+    except ServerBusy as busy:
+        status.empty()
+        st.error("**Server busy:** " + markdown_text(str(busy)))
         return _last_good()
     except Exception:  # a bug of ours, not the user's: say so, without a traceback
         logging.getLogger(__name__).exception("explore failed")
         st.error("The explorer failed on this input (our bug, not yours).")
         return _last_good()
+    status.empty()
     st.session_state["last_good"] = (x_text, layers_text)
     for warning in result.warnings:
         st.warning(markdown_text(warning))
@@ -176,8 +207,12 @@ def _last_good():
     last = st.session_state.get("last_good")
     if last is None:
         return None
+    try:
+        result = cached_explore(*last)
+    except (FormulaError, ServerBusy):
+        return None
     st.warning("Showing the last example that worked, until the input is fixed.")
-    return cached_explore(*last)
+    return result
 
 
 # ---------------------------------------------------------------- values
@@ -213,17 +248,16 @@ def _reduction_code(result, name):
     return "\n".join(lines + ["print(x.grad)", repr(reduction.grad)])
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _gradient_texts(x_text, layers_text):
+def _gradient_texts(result):
     """Printing tensors costs milliseconds: once per input, not once per rerun."""
-    result = cached_explore(x_text, layers_text)
-    return {name: _reduction_code(result, name) for name in REDUCTIONS}
+    return cached("views", ("gradient_texts", result.key),
+                  lambda: {name: _reduction_code(result, name) for name in REDUCTIONS})
 
 
 @drawn_safely
-def gradients(x_text, layers_text, result):
+def gradients(result):
     st.subheader("x.grad, three ways to start backward")
-    texts = _gradient_texts(x_text, layers_text)
+    texts = _gradient_texts(result)
     for column, name in zip(st.columns(3), REDUCTIONS, strict=True):
         with column:
             st.markdown(f"**{name}**")
@@ -263,8 +297,8 @@ def choose_view(result):
 
 
 @drawn_safely
-def tangent(x_text, layers_text, name, index, present=False):
-    figure = cached_figure(x_text, layers_text, index, name)
+def tangent(result, name, index, present=False):
+    figure = cached_figure(result, index, name)
     if present:  # a copy: the cached figure is shared by every session
         figure = go.Figure(figure).update_layout(font={"size": 18}, height=560)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
@@ -322,9 +356,8 @@ def step_through(result, name, index):
 # ---------------------------------------------------------------- exports
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _script(x_text, layers_text):
-    return export_script(x_text, layers_text)
+def _script(result, x_text, layers_text):
+    return cached("exports", ("script", result.key), lambda: export_script(x_text, layers_text))
 
 
 def _notebook(x_text, layers_text):
@@ -340,7 +373,8 @@ def exports(x_text, layers_text, result):
     with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
         columns = st.columns(4)
         columns[0].download_button(
-            "Script (.py)", functools.partial(_script, x_text, layers_text), "autograd_example.py", "text/x-python"
+            "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
+            "text/x-python",
         )
         columns[1].download_button(
             "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
@@ -354,7 +388,7 @@ def exports(x_text, layers_text, result):
         else:
             columns[3].caption("SVG needs Graphviz's dot program on the server.")
         if result.x.numel() <= MAX_LITERAL_ELEMENTS:
-            st.code(_script(x_text, layers_text), language="python")
+            st.code(_script(result, x_text, layers_text), language="python")
         else:
             st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
@@ -362,17 +396,9 @@ def exports(x_text, layers_text, result):
 # ---------------------------------------------------------------- the chain rule, symbolically
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def cached_derivation(x_text, layers_text):
-    result = cached_explore(x_text, layers_text)
-    return symbolic_derivation(result.program, result.x)
-
-
-def derivation_for(x_text, layers_text):
-    derivation = cached_derivation(x_text, layers_text)
-    if derivation.status == "timeout":  # a busy worker or a slow machine now need not mean slow forever
-        cached_derivation.clear(x_text, layers_text)
-    return derivation
+def derivation_for(result):
+    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer."""
+    return cached("derivations", result.key, lambda: symbolic_derivation(result.program, result.x))
 
 
 def _value_at(values, index):
@@ -415,12 +441,14 @@ def layer_gradients(result, name):
 MAX_TABLE_ROWS = 24
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def cached_verification(x_text, layers_text, symbolic_status):
-    """Keyed on the derivation's status too: a timed-out derivation may succeed on the next try."""
-    derivation = cached_derivation(x_text, layers_text)
+def cached_verification(result, derivation):
+    """Finite differences cost two float64 forward passes over x: admitted like the exploration itself."""
     usable = derivation if derivation.ok else None
-    return verify(cached_explore(x_text, layers_text), usable, max_rows=MAX_TABLE_ROWS)
+
+    def check():
+        return admitted(result.work, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS))
+
+    return cached("views", ("verification", result.key, derivation.status), check)
 
 
 def _check_table(check, shape):
@@ -438,19 +466,18 @@ def _check_table(check, shape):
     return pandas.DataFrame(rows)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _check_tables(x_text, layers_text, symbolic_status):
-    shape = tuple(cached_explore(x_text, layers_text).x.shape)
-    checked = cached_verification(x_text, layers_text, symbolic_status)
-    return {name: _check_table(check, shape) for name, check in checked.checks.items()}
+def _check_tables(result, checked):
+    shape = tuple(result.x.shape)
+    return cached("views", ("check_tables", result.key, checked.symbolic),
+                  lambda: {name: _check_table(check, shape) for name, check in checked.checks.items()})
 
 
 @drawn_safely
-def verification(x_text, layers_text, result, derivation):
+def verification(result, derivation):
     """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
     st.subheader("Check: autograd = symbolic = finite difference")
-    checked = cached_verification(x_text, layers_text, derivation.status)
-    tables = _check_tables(x_text, layers_text, derivation.status)
+    checked = cached_verification(result, derivation)
+    tables = _check_tables(result, checked)
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
     for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
         with column:

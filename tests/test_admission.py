@@ -1,0 +1,142 @@
+"""Admission control: small requests never wait, heavy ones share a memory budget, a long queue is refused."""
+
+import threading
+import time
+
+import pytest
+
+from explorer import limits
+from explorer.admission import Admission, ServerBusy, estimated_bytes
+
+
+def gate(**overrides):
+    settings = {"memory_budget": 100, "max_queue": 2, "wait_seconds": 5.0, "small_work": 10}
+    settings.update(overrides)
+    return Admission(**settings)
+
+
+def hold(admission, work, owner, started, release, outcome):
+    """A request that runs until `release` is set; records 'ran' or the refusal."""
+    try:
+        with admission.admit(work, owner=owner):
+            started.set()
+            release.wait(5)
+            outcome.append("ran")
+    except ServerBusy:
+        outcome.append("busy")
+        started.set()
+
+
+def test_estimate_is_the_measured_bytes_per_unit_of_work():
+    assert estimated_bytes(limits.MAX_WORK) == limits.MAX_WORK * limits.BYTES_PER_WORK
+    assert estimated_bytes(limits.MAX_WORK) <= limits.HEAVY_MEMORY_BYTES  # one request at the limit fits alone
+
+
+def test_small_requests_run_while_the_heavy_lane_is_full():
+    admission, started, release, outcome = gate(), threading.Event(), threading.Event(), []
+    heavy = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    heavy.start()
+    started.wait(5)
+    assert admission.running == 1
+    begin = time.monotonic()
+    with admission.admit(5, owner="b"):
+        waited = time.monotonic() - begin
+    release.set()
+    heavy.join()
+    assert waited < 0.1 and outcome == ["ran"]
+
+
+def test_heavy_requests_wait_their_turn_and_are_told_their_place():
+    admission, started, release, outcome = gate(), threading.Event(), threading.Event(), []
+    first = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    first.start()
+    started.wait(5)
+    places = []
+    threading.Timer(0.7, release.set).start()
+    with admission.admit(10**6, owner="b", on_wait=places.append):
+        assert admission.running == 1  # the first one has finished
+    first.join()
+    assert places and places[0] == 0 and outcome == ["ran"]
+
+
+def test_requests_that_fit_the_budget_together_run_together():
+    admission = gate(memory_budget=estimated_bytes(100) * 2)
+    started, release, outcome = threading.Event(), threading.Event(), []
+    first = threading.Thread(target=hold, args=(admission, 100, "a", started, release, outcome))
+    first.start()
+    started.wait(5)
+    with admission.admit(100, owner="b"):
+        assert admission.running == 2
+    release.set()
+    first.join()
+
+
+def test_a_full_queue_refuses_at_once_with_a_clear_message():
+    admission = gate(max_queue=1)
+    started, release, outcome = threading.Event(), threading.Event(), []
+    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    running.start()
+    started.wait(5)
+    waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, outcome))
+    waiting.start()
+    time.sleep(0.2)
+    begin = time.monotonic()
+    with pytest.raises(ServerBusy, match="busy"):
+        with admission.admit(10**6, owner="c"):
+            pass
+    assert time.monotonic() - begin < 0.1
+    release.set()
+    running.join()
+    waiting.join()
+    assert outcome == ["ran", "ran"]
+
+
+def test_a_request_that_waits_too_long_is_refused():
+    admission = gate(wait_seconds=0.3)
+    started, release, outcome = threading.Event(), threading.Event(), []
+    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    running.start()
+    started.wait(5)
+    with pytest.raises(ServerBusy):
+        with admission.admit(10**6, owner="b"):
+            pass
+    assert admission.waiting == 0  # a refused request leaves the queue
+    release.set()
+    running.join()
+
+
+def test_a_sessions_newer_request_replaces_its_older_one_in_the_queue():
+    admission = gate()
+    started, release, outcome = threading.Event(), threading.Event(), []
+    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    running.start()
+    started.wait(5)
+    older = []
+    waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, older))
+    waiting.start()
+    time.sleep(0.2)
+    threading.Timer(0.3, release.set).start()
+    with admission.admit(10**6, owner="b"):
+        pass
+    waiting.join()
+    running.join()
+    assert older == ["busy"] and admission.waiting == 0
+
+
+def test_an_interrupted_wait_leaves_the_queue():
+    """A Streamlit rerun interrupts a waiting script through on_wait; its place must not stay taken."""
+    admission = gate()
+    started, release, outcome = threading.Event(), threading.Event(), []
+    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
+    running.start()
+    started.wait(5)
+
+    def interrupt(place):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with admission.admit(10**6, owner="b", on_wait=interrupt):
+            pass
+    assert admission.waiting == 0
+    release.set()
+    running.join()
