@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
-               "present")
+               "present", "values", "chain", "verify", "export")
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
 SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "export")
@@ -20,6 +20,14 @@ def parse_hidden(value):
     if not isinstance(value, str):
         return frozenset()
     return frozenset(part.strip() for part in value[:200].split(",") if part.strip() in SECTIONS)
+
+
+def unknown_sections(value):
+    """The names in a `hide` value that are not sections (at most five, each cut to 24 characters)."""
+    if not isinstance(value, str):
+        return ()
+    parts = [part.strip() for part in value[:200].split(",")]
+    return tuple(part[:24] for part in parts if part and part not in SECTIONS)[:5]
 
 
 def _url_value(value):

@@ -124,25 +124,51 @@ class View:
 
 
 def view_options():
-    """The sidebar: presentation mode and the link that reproduces this view."""
-    hidden = state.parse_hidden(st.query_params.get("hide"))
+    """Presentation mode and the sections a link hides; an unknown section name gets a one-line notice."""
+    raw_hidden = st.query_params.get("hide")
+    hidden = state.parse_hidden(raw_hidden)
     with st.sidebar:
         present = st.toggle("Presentation mode", key="present", bind=URL, help="Large type for a projector.")
         st.caption(
             "Add `hide=` to a link to hide sections, comma-separated: " + ", ".join(state.SECTIONS) + "."
         )
-        values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
-        st.markdown("**Link to this view**")
-        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
-        link = state.share_link(st.context.url, values, hidden) if typed <= MAX_LINK_CHARS else ""
-        if link and len(link) <= MAX_LINK_CHARS:
-            st.code(link, language=None, wrap_lines=True)
-        else:
-            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
+    unknown = state.unknown_sections(raw_hidden)
+    if unknown:
+        st.caption("hide= ignored what is not a section: " + markdown_text(", ".join(unknown)))
     if present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     return View(bool(present), hidden)
 
+
+def share_link(view):
+    """The sidebar's link to this view, drawn last so it holds every widget's value from this run."""
+    values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
+    with st.sidebar:
+        st.markdown("**Link to this view**")
+        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
+        link = state.share_link(st.context.url, values, view.hidden) if typed <= MAX_LINK_CHARS else ""
+        if link and len(link) <= MAX_LINK_CHARS:
+            st.code(link, language=None, wrap_lines=True)
+        else:
+            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
+
+
+def main_columns(view):
+    """The controls beside the graph; the whole width for the controls when the graph is hidden."""
+    if not view.shows("graph"):
+        return st.container(), None
+    return st.columns([2, 3])
+
+
+def row(view, sections):
+    """A column for each section of `sections` the view shows, side by side: hidden ones leave no gap."""
+    shown = [section for section in sections if view.shows(section)]
+    return zip(st.columns(len(shown)) if shown else [], shown, strict=True)
+
+
+def lazy_section(label, key):
+    """A folded section whose content runs only while it is open; open or closed is in the URL."""
+    return st.expander(label, key=key, on_change="rerun", bind=URL)
 
 
 def load_preset():
@@ -161,17 +187,23 @@ def init_state():
 # ---------------------------------------------------------------- editor
 
 
-def editor():
-    """Preset, x and layers; returns the two texts."""
-    # Options are the titles themselves: a bound widget writes its shown label into the URL.
-    title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
-    preset = presets.BY_TITLE[title]
-    if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
-        st.caption(preset.note)
-    x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
-    layers_text = st.text_area(
-        "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
-    )
+def editor(view):
+    """Preset, x and layers; returns the two texts. Hidden by a link, it draws nothing and the link's texts rule."""
+    if not view.shows("editor"):
+        return (st.query_params.get("x", st.session_state["x"]),
+                st.query_params.get("layers", st.session_state["layers"]))
+    with st.expander("Edit x and layers", expanded=not view.present):
+        # Options are the titles themselves: a bound widget writes its shown label into the URL.
+        title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
+        preset = presets.BY_TITLE[title]
+        if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
+            st.caption(preset.note)
+        else:
+            st.button("Reset to this example", on_click=load_preset, key="reset")
+        x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
+        layers_text = st.text_area(
+            "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
+        )
     return x_text, layers_text
 
 
@@ -230,9 +262,23 @@ def _x_code(result):
     return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
 
 
+VALUE_TABS = {"x.grad": "grads", "Forward pass": "forward", "Layer gradients": "grads"}
+
+
+def values(result, reduction, view):
+    """The printed tensors, one tab at a time: only the open tab is computed and sent."""
+    labels = [label for label, section in VALUE_TABS.items() if view.shows(section)]
+    tabs = st.tabs(labels, key="values", on_change="rerun", bind=URL)
+    for label, tab in zip(labels, tabs, strict=True):
+        if tab.open:
+            with tab:
+                {"x.grad": gradients, "Forward pass": forward_values, "Layer gradients": layer_gradients}[label](
+                    result, reduction
+                )
+
+
 @drawn_safely
-def forward_values(result):
-    st.subheader("Forward pass")
+def forward_values(result, reduction=None):
     lines = [_x_code(result)]
     for layer in result.program.layers:
         lines += [f"{layer.name} = {to_text(layer.expr)}", f"print({layer.name})", result.layer_reprs[layer.name]]
@@ -255,8 +301,7 @@ def _gradient_texts(result):
 
 
 @drawn_safely
-def gradients(result):
-    st.subheader("x.grad, three ways to start backward")
+def gradients(result, reduction=None):
     texts = _gradient_texts(result)
     for column, name in zip(st.columns(3), REDUCTIONS, strict=True):
         with column:
