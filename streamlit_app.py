@@ -24,7 +24,8 @@ ui.init_state()
 view = ui.view_options()
 
 st.title("Autograd graph explorer")
-st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
+if not view.present:  # a projector needs the room
+    st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
 
 controls, graph_area = ui.main_columns(view)
 with controls:

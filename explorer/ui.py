@@ -25,7 +25,7 @@ from .cache import cached
 from .errors import FormulaError
 from .exploration import prepare, run
 from .export import export_notebook, export_script, svg_export
-from .graph import annotated_dot
+from .graph import annotated_dot, fitted
 from .language import REDUCTIONS
 from .memory import release_free_memory
 from .plot import element_label, tangent_curve, tangent_figure
@@ -106,10 +106,18 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p,
 [data-testid="stMain"] input, [data-testid="stMain"] textarea { font-size: 1.3rem; }
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.15rem; }
-[data-testid="stMain"] h1 { font-size: 3rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
+[data-testid="stMain"] .katex { font-size: 1.5em; }
+[data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stTab"] p { font-size: 1.3rem; }
+[data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
 </style>"""
 
+
+# The graph's box in presentation mode: beside the step-through in a 1024x768 projector screen.
+PRESENTATION_GRAPH_INCHES = (5.4, 6.2)
 
 MAX_LINK_CHARS = 16_000  # browsers and proxies cut long URLs; Streamlit ignores query strings over 512 KiB
 
@@ -358,7 +366,9 @@ def autograd_graph(result, name, present=False):
     step = st.session_state.get("backward_step", 0)
     step = step if 0 < step <= len(steps) else None
     dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
-    st.graphviz_chart(dot, width="stretch" if present else "content")
+    if present:
+        dot = fitted(dot, *PRESENTATION_GRAPH_INCHES)
+    st.graphviz_chart(dot, width="content")
     if not plain:
         st.caption(
             "Each node: the layer or subexpression it computes, its torch op, its forward value, and "
