@@ -28,6 +28,7 @@ class Run:
     graph: str = ""  # the graphviz DOT
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
+    alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
     messages: int = 0
     bytes: int = 0
 
@@ -109,5 +110,7 @@ class Session:
             run.code.append(body.code_text)
         elif kind == "exception":
             run.errors.append(f"exception: {body.type}: {body.message}")
-        elif kind == "alert" and body.format == ERROR_ALERT:
-            run.errors.append("error alert: " + body.body)
+        elif kind == "alert":
+            run.alerts.append(body.body)
+            if body.format == ERROR_ALERT:
+                run.errors.append("error alert: " + body.body)

@@ -220,8 +220,8 @@ def compute(x_text, layers_text):
     status = st.empty()  # says "queued" while admission control holds a large example back
 
     def queued(place):
-        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one…" if place else
-                    "Queued: this large example runs next…")
+        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
+                    f"Small examples are not held up.")
 
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
