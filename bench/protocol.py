@@ -52,9 +52,13 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None):
-        """Ask for a rerun with these widget values (key -> str); wait for script_finished."""
-        message = self._rerun_message(values or {})
+    def rerun(self, values=None, raw=None):
+        """Ask for a rerun with these widget values (key -> str); wait for script_finished.
+
+        `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
+        for a text input: what a hand-made message can do.
+        """
+        message = self._rerun_message(values or {}, raw or {})
         start = time.perf_counter()
         self.ws.send_binary(message.SerializeToString())
         run = Run(seconds=0.0)
@@ -63,7 +67,7 @@ class Session:
         run.seconds = time.perf_counter() - start
         return run
 
-    def _rerun_message(self, values):
+    def _rerun_message(self, values, raw):
         message = BackMsg()
         state = message.rerun_script
         if values:
@@ -78,6 +82,10 @@ class Session:
             widget = state.widget_states.widgets.add()
             widget.id = self.widget_ids[key]
             widget.string_value = value
+        for key, (field_name, value) in raw.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.widget_ids[key]
+            setattr(widget, field_name, value)
         return message
 
     def _take(self, payload, run):
