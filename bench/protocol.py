@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
+WARNING_ALERT = 2  # Alert.Format.WARNING
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Run:
     graph: str = ""  # the graphviz DOT
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
+    warnings: list = field(default_factory=list)  # warning alerts, as text
     messages: int = 0
     bytes: int = 0
 
@@ -119,3 +121,5 @@ class Session:
             run.errors.append(f"exception: {body.type}: {body.message}")
         elif kind == "alert" and body.format == ERROR_ALERT:
             run.errors.append("error alert: " + body.body)
+        elif kind == "alert" and body.format == WARNING_ALERT:
+            run.warnings.append(body.body)

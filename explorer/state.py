@@ -119,9 +119,12 @@ def checked(key, value):
     field = FIELDS[key]
     if field.kind is bool:
         return _flag(value)
+    if field.kind is int and field.text:
+        if not isinstance(value, str):  # its text input would fail to send anything else back to the page
+            raise Rejected("is not a text")
+        return str(whole_number(value, field.most))
     if field.kind is int:
-        number = whole_number(value, field.most)
-        return str(number) if field.text else number
+        return whole_number(value, field.most)
     return _text(value, field)
 
 
