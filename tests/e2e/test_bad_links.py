@@ -1,12 +1,14 @@
-"""Hand-made websocket messages to a real `streamlit run`: values of any type, for any widget, never a traceback.
+"""Bad values from outside, to a real `streamlit run`: a link in Chromium, and hand-made websocket messages.
 
 A browser only sends what its widgets hold; bench/protocol.Session sends what a script wants, as
 Streamlit's own BackMsg protobuf, so these reach the server exactly as a hostile client's would.
 """
 
 import math
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import open_app
 
 from bench.protocol import FINISHED, Session
 
@@ -57,3 +59,13 @@ def test_a_message_with_numbers_where_texts_belong_runs_clean(session):
     run = session.rerun(raw={"element_index": ("int_value", 2**62), "preset": ("string_value", "p" * 100_000)})
     assert_finished_clean(run)
     assert "element_index" in notices(run) and "preset" in notices(run)
+
+
+def test_a_link_with_an_infinite_element_index_opens_the_page_and_is_fixed_in_the_address_bar(page, server):
+    open_app(page, f"{server}/?x={ONES}&element_index=1e400")
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg')
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "element_index '1e400' is not a whole number" in page.locator("body").inner_text()
+    query = parse_qs(urlsplit(page.url).query)
+    assert "element_index" not in query and query["x"] == [ONES]
