@@ -3,8 +3,9 @@
 A link (the URL) or a websocket message can set any of these values to anything:
 `validated` checks them all against `FIELDS` before a widget or a section reads
 them, and a bad value becomes the default, with a short notice, never an
-exception. Three ranges depend on the result (the element of x, the backward
-step); the `*_within` helpers check those where the result is known.
+exception. Three ranges depend on the result (the element's label, its flat
+index, the backward step): the `*_within` helpers check those where the result
+is known, with the same checks and the same kind of notice.
 
 The widgets themselves are bound to the URL (Streamlit's bind="query-params"),
 so Streamlit reads and writes their values; this module also names them and
