@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
+WARNING_ALERT = 2  # Alert.Format.WARNING
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Run:
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
     alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
+    warnings: list = field(default_factory=list)  # warning alerts, as text
     messages: int = 0
     bytes: int = 0
 
@@ -53,9 +55,13 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None):
-        """Ask for a rerun with these widget values (key -> str); wait for script_finished."""
-        message = self._rerun_message(values or {})
+    def rerun(self, values=None, raw=None):
+        """Ask for a rerun with these widget values (key -> str); wait for script_finished.
+
+        `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
+        for a text input: what a hand-made message can do.
+        """
+        message = self._rerun_message(values or {}, raw or {})
         start = time.perf_counter()
         self.ws.send_binary(message.SerializeToString())
         run = Run(seconds=0.0)
@@ -64,7 +70,7 @@ class Session:
         run.seconds = time.perf_counter() - start
         return run
 
-    def _rerun_message(self, values):
+    def _rerun_message(self, values, raw):
         message = BackMsg()
         state = message.rerun_script
         if values:
@@ -79,6 +85,10 @@ class Session:
             widget = state.widget_states.widgets.add()
             widget.id = self.widget_ids[key]
             widget.string_value = value
+        for key, (field_name, value) in raw.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.widget_ids[key]
+            setattr(widget, field_name, value)
         return message
 
     def _take(self, payload, run):
@@ -114,3 +124,5 @@ class Session:
             run.alerts.append(body.body)
             if body.format == ERROR_ALERT:
                 run.errors.append("error alert: " + body.body)
+            elif body.format == WARNING_ALERT:
+                run.warnings.append(body.body)
