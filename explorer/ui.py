@@ -489,27 +489,26 @@ def exports(x_text, layers_text, result):
 
     Files are made when a button is clicked (a callable as data): a large x makes a large script.
     """
-    with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
-        columns = st.columns(4)
-        columns[0].download_button(
-            "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
-            "text/x-python",
+    columns = st.columns(4)
+    columns[0].download_button(
+        "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
+        "text/x-python",
+    )
+    columns[1].download_button(
+        "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
+        "application/json",
+    )
+    columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
+    if shutil.which("dot"):
+        columns[3].download_button(
+            "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
         )
-        columns[1].download_button(
-            "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
-            "application/json",
-        )
-        columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
-        if shutil.which("dot"):
-            columns[3].download_button(
-                "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
-            )
-        else:
-            columns[3].caption("SVG needs Graphviz's dot program on the server.")
-        if result.x.numel() <= MAX_LITERAL_ELEMENTS:
-            st.code(_script(result, x_text, layers_text), language="python")
-        else:
-            st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
+    else:
+        columns[3].caption("SVG needs Graphviz's dot program on the server.")
+    if result.x.numel() <= MAX_LITERAL_ELEMENTS:
+        st.code(_script(result, x_text, layers_text), language="python")
+    else:
+        st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
 
 # ---------------------------------------------------------------- the chain rule, symbolically
