@@ -206,8 +206,12 @@ def _url_value(value):
 
 
 def share_link(page_url, values, hidden=()):
-    """A link to `page_url` holding `values` (widget key -> value) and the hidden sections."""
-    params = [(key, _url_value(values[key])) for key in SHARED_KEYS if values.get(key) not in (None, "")]
+    """A link to `page_url` holding `values` (widget key -> value) and the hidden sections.
+
+    A value at its default is left out, to keep the link short, except x and the layers: a link
+    always names its own example."""
+    params = [(key, _url_value(values[key])) for key in SHARED_KEYS
+              if values.get(key) not in (None, "") and (key in ("x", "layers") or values[key] != FIELDS[key].default)]
     if hidden:
         params.append(("hide", ",".join(section for section in SECTIONS if section in hidden)))
     scheme, netloc, path, _, _ = urlsplit(page_url or "")

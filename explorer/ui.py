@@ -247,8 +247,11 @@ def init_state():
         st.rerun()
     for notice in notices:
         st.warning(markdown_text(notice))
-    for key in ("preset", "x", "layers"):  # the editor compares them before its widgets read the link
-        st.session_state.setdefault(key, clean.get(key, state.FIELDS[key].default))
+    # The editor compares these before its widgets read the link. A link naming only an example gets its formulas.
+    example = presets.BY_TITLE.get(clean.get("preset"), presets.DEFAULT)
+    first = {"preset": example.title, "x": example.x, "layers": example.layers}
+    for key in ("preset", "x", "layers"):
+        st.session_state.setdefault(key, clean.get(key, first[key]))
 
 
 # ---------------------------------------------------------------- editor
@@ -385,8 +388,9 @@ def gradients(result, reduction=None):
 
 @drawn_safely(fallback=("sum", 0))
 def choose_view(result):
-    """The reduction and the element that the plot, the graph and the step-through look at."""
-    left, right = st.columns(2)
+    """The reduction and the element that the plot, the graph and the step-through look at, one above the other:
+    side by side, a narrow column cut "ones_like" off."""
+    left, right = st.container(), st.container()
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
