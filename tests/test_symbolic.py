@@ -35,7 +35,7 @@ def output_derivative(layers_text):
 def values(layers_text, x_values, reduction="sum"):
     derivation = describe(parse_layers(layers_text), x_values)
     assert derivation.status == "ok", derivation.message
-    return derivation.reductions[reduction].values
+    return derivation.reductions[reduction].values.tolist()
 
 
 # ---------------------------------------------------------------- notebook 1: y = 2x^4 + x^3 + 3x^2 + 5x + 1
@@ -90,13 +90,13 @@ def test_mean_divides_by_the_six_elements():
     mean = derivation.reductions["mean"]
     assert r"\frac{1}{6} \cdot 12 \left(3 x_{i} + 2\right)" in mean.latex
     assert mean.latex.endswith(r"= 2 \left(3 x_{i} + 2\right)")
-    assert mean.values == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
+    assert mean.values.tolist() == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
 
 
 def test_sum_and_ones_like_are_12_times_3x_plus_2():
     derivation = describe(parse_layers(SEED_LAYERS), SEED_X)
     for reduction in ("sum", "ones_like"):
-        assert derivation.reductions[reduction].values == [[60.0, 96.0, 132.0], [132.0, 96.0, 60.0]]
+        assert derivation.reductions[reduction].values.tolist() == [[60.0, 96.0, 132.0], [132.0, 96.0, 60.0]]
         assert derivation.reductions[reduction].latex.endswith(r"= 12 \left(3 x_{i} + 2\right)")
 
 
@@ -235,7 +235,7 @@ def warm_worker():
 
 def test_worker_gives_the_same_answer(warm_worker):
     assert warm_worker.status == "ok"
-    assert warm_worker.reductions["mean"].values == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
+    assert warm_worker.reductions["mean"].values.tolist() == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
     assert warm_worker.layers[1].derivative == r"12 \left(3 x + 2\right)"
 
 
