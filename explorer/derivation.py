@@ -6,6 +6,8 @@ the worker's wire format (explorer/wire.py) needs nothing heavier than numpy.
 
 from dataclasses import dataclass, field
 
+from . import limits
+
 STATUSES = ("ok", "timeout", "too_large", "error", "busy")
 
 
@@ -39,3 +41,8 @@ class Derivation:
     @property
     def ok(self):
         return self.status == "ok"
+
+
+def timed_out():
+    seconds = limits.SYMBOLIC_SECONDS
+    return Derivation("timeout", f"too large to show symbolically: sympy needed more than {seconds:g} s")

@@ -53,9 +53,13 @@ CACHE_BUDGETS = {
 CACHE_BYTES = sum(CACHE_BUDGETS.values())
 
 # Symbolic maths runs in persistent worker processes (explorer/symbolic_pool.py) with these budgets.
-SYMBOLIC_SECONDS = 2.0  # one derivation, from the request reaching its worker; then the worker is killed
+# One derivation: the worker interrupts itself after SYMBOLIC_SECONDS (and answers "timeout", staying warm);
+# one that has not answered a grace period later (stuck in C code) is killed and replaced.
+SYMBOLIC_SECONDS = 2.0
+SYMBOLIC_KILL_GRACE_SECONDS = 1.0
 # The worker's address space (RLIMIT_AS), set by the worker after its imports and a warm-up derivation,
-# which leave it at ~140 MB of address space (~75 MB resident) with one BLAS thread.
+# which leave it at ~160 MB of address space (88 MB resident) with one BLAS thread; the seed on an x of
+# 100,000 elements peaked at 175 MB.
 SYMBOLIC_MEMORY_BYTES = 300_000_000
 # Workers at once. Each session runs at most one derivation at a time, so with three workers two
 # sessions sending traps cannot take the last worker from a third.

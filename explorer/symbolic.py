@@ -12,17 +12,26 @@ lot of both (measured: `(tan(8**((x**x/(pi-sqrt(sigmoid(x))))**(-59)))**x)**x`
 takes 13.8 s to build, `x/sin(pi)` sent diff past 20 s, and
 `abs(tan(sigmoid(tan((x+4.235)**(-0.042))*sigmoid(x)))**7)` printed 1.1 MB of
 LaTeX through sympy's complex-valued Abs; RealAbs below brings it to 1 KB).
-So `symbolic_derivation` runs `describe` in a worker process with a time limit
-and an address-space limit, and always returns a Derivation.
+And sympy folds what it builds: `0*x + 2000` becomes an exact 2000, so
+`(x+1)**(0*x+2000)` and, through constant layers, `a**a` with a = 99 get past
+the parser's exponent limit. to_sympy and substitute hold what sympy builds,
+after its folding, to limits.MAX_ABS_EXPONENT and limits.MAX_EXACT_DIGITS.
 
-The worker is forked, per call, from a "forkserver" process that imported
-this module (and with it torch and sympy) once. Measured on a 2-CPU Linux VM
-(Python 3.11, torch 2.13, sympy 1.14): the first call, which starts the
-forkserver, takes 2-3 s; each later call forks a worker and derives the
-notebooks' seed in 0.06-0.2 s (x of 100,000 elements: 0.2 s); a trap that
-times out returns after 2.0 s. A "spawn" worker per call would pay the imports
-every time (2.4-5 s). A fresh process per call also needs no restart logic
-after a kill, and the multi-threaded Streamlit server itself is never forked.
+So `symbolic_derivation` sends the tree, as JSON, to one of a few warm worker
+processes (`python -m explorer.symbolic_worker`, see explorer/symbolic_pool.py):
+sympy and numpy only, an address space capped at limits.SYMBOLIC_MEMORY_BYTES,
+an alarm at limits.SYMBOLIC_SECONDS, and a kill a grace period later. Each
+session runs one derivation at a time, and sessions take turns.
+
+Measured on the shared 2-CPU VM (Python 3.11, sympy 1.14, three workers, other
+engineers' jobs running): a worker is ready 1.6-2.1 s after it starts (three at
+once: 5.6-6.1 s), at ~160 MB of address space and 88 MB resident; with the
+pool warm, the notebooks' seed (`y = 3*x + 2`, `z = 2*y**2` on a 2x3 x) takes
+7-28 ms (p50 15-19 ms) from call to Derivation, and 0.13-0.19 s on an x of
+100,000 elements (peak 175 MB of address space); a trap answers "timeout"
+after 2.00-2.03 s and the same worker then serves the seed in 13-25 ms; the
+folding traps above answer "too_large" in 3-36 ms; with two sessions looping
+traps, a third session's derivations came back in 0.02-0.44 s.
 """
 
 import math
@@ -35,7 +44,7 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from . import limits, wire
-from .derivation import Derivation, LayerMath, ReductionMath
+from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
 from .symbolic_pool import Pool
@@ -468,7 +477,8 @@ def symbolic_derivation(program, x_values, owner=None):
     formula and x alone (and, near the time limit, on the machine's load), so it may be cached."""
     try:
         request = {"program": wire.program_to_plain(program), "x": wire.array_to_plain(_float64(x_values))}
-        outcome = _POOL.run(owner, wire.dumps(request), limits.SYMBOLIC_SECONDS, limits.SYMBOLIC_QUEUE_SECONDS)
+        seconds = limits.SYMBOLIC_SECONDS + limits.SYMBOLIC_KILL_GRACE_SECONDS
+        outcome = _POOL.run(owner, wire.dumps(request), seconds, limits.SYMBOLIC_QUEUE_SECONDS)
         return _derivation(outcome)
     except Exception as error:  # starting a process can fail (no memory, too many processes)
         return Derivation("error", f"the symbolic worker could not run: {type(error).__name__}: {error}"[:500])
@@ -477,9 +487,8 @@ def symbolic_derivation(program, x_values, owner=None):
 def _derivation(outcome):
     if outcome.kind == "answer":
         return wire.derivation_from_plain(wire.loads(outcome.line))
-    if outcome.kind == "timeout":
-        seconds = limits.SYMBOLIC_SECONDS
-        return Derivation("timeout", f"too large to show symbolically: sympy needed more than {seconds:g} s")
+    if outcome.kind == "timeout":  # the worker did not stop itself, and was killed
+        return timed_out()
     if outcome.kind == "died":  # its memory cap, most likely: a MemoryError it could not even answer
         return Derivation("too_large", "too large to show symbolically: sympy ran out of its memory budget")
     if outcome.kind == "busy":

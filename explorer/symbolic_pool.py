@@ -2,10 +2,10 @@
 
 A Pool keeps `size` worker processes (`python -m explorer.symbolic_worker`,
 started with subprocess, talking one line of JSON each way over their
-stdin and stdout). Each serves request after request. One that overruns its
-time is killed, and one that dies (its memory cap) is replaced; a
-replacement starts in a background thread, so no request waits for its
-imports.
+stdin and stdout). Each serves request after request, and stops a slow one
+itself (an alarm). One that still has not answered when `run`'s time is up
+is killed, and one that dies (its memory cap) is replaced; a replacement
+starts in a background thread, so no request waits for its imports.
 
 Fairness: each owner (a session) has at most one request on a worker at a
 time, and owners take turns (round-robin), not first come first served. With
@@ -142,7 +142,7 @@ class Pool:
             ready = worker.read_line(self.start_seconds)
             if ready is None:
                 failure = f"a symbolic worker was not ready within {self.start_seconds:g} s"
-        except Exception as error:  # noqa: BLE001 (this thread must always account for its start)
+        except Exception as error:  # this thread must always account for its start, whatever went wrong
             failure = f"the symbolic worker could not start: {type(error).__name__}: {error}"[:500]
         if failure and worker is not None:
             worker.kill()

@@ -6,18 +6,21 @@ its first line, {"ready": true, ...}, it imports sympy and numpy (never
 torch), derives two small formulas so that sympy's lazy imports are done,
 and caps its own address space at limits.SYMBOLIC_MEMORY_BYTES; a request
 that needs more fails with MemoryError (answered as too large) or kills the
-worker, which the pool replaces. Each request also gets a CPU-time limit, a
-backstop for a parent that died before it could kill us; the end of stdin
-(the parent closed it, or died) ends the worker.
+worker, which the pool replaces. A request that overruns limits.SYMBOLIC_SECONDS
+is interrupted by an alarm and answered "timeout", and the worker serves the
+next one. Each request also gets a CPU-time limit, a backstop for a parent
+that died before it could kill us; the end of stdin (the parent closed it, or
+died) ends the worker.
 """
 
 import math
 import os
 import resource
+import signal
 import sys
 
 from . import limits, wire
-from .derivation import Derivation
+from .derivation import Derivation, timed_out
 from .symbolic import describe
 from .tree import Binary, Call, Layer, Name, Num, Program
 
@@ -50,6 +53,28 @@ def limit_cpu_for_one_request():
     resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
 
 
+class OutOfTime(BaseException):
+    """Raised by the alarm inside sympy's work; a BaseException, so describe's `except Exception` lets it by."""
+
+
+def _out_of_time(signum, frame):
+    raise OutOfTime
+
+
+def answer_in_time(line):
+    """answer(line), or a timeout after limits.SYMBOLIC_SECONDS: the alarm interrupts sympy between two
+    Python steps, and this worker stays warm for the next request. (Work stuck in one C call ignores the
+    alarm: the pool kills the worker a grace period later.)"""
+    try:
+        signal.setitimer(signal.ITIMER_REAL, limits.SYMBOLIC_SECONDS)
+        try:
+            return answer(line)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except OutOfTime:
+        return timed_out()
+
+
 def answer(line):
     try:
         request = wire.loads(line)
@@ -74,12 +99,13 @@ def send(output, message):
 
 def main():
     output = _protocol_output()
+    signal.signal(signal.SIGALRM, _out_of_time)
     warm_up()
     limit_memory()
     send(output, {"ready": True, "torch_loaded": "torch" in sys.modules})
     for line in sys.stdin.buffer:
         limit_cpu_for_one_request()
-        send(output, wire.derivation_to_plain(answer(line)))
+        send(output, wire.derivation_to_plain(answer_in_time(line)))
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def program_from_plain(plain):
 
 
 def array_to_plain(values):
-    array = np.ascontiguousarray(values, dtype=_FLOAT64)
+    array = np.asarray(values, dtype=_FLOAT64)  # not ascontiguousarray: it makes a number 1-d; tobytes is C order
     return {"shape": list(array.shape), "float64": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
