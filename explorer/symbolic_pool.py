@@ -63,10 +63,12 @@ class Worker:
         """The next line the worker writes, or None when it writes none within `seconds`."""
         deadline = time.monotonic() + seconds
         fd = self.process.stdout.fileno()
+        poller = select.poll()  # not select.select: a busy server's descriptors pass its limit of 1024
+        poller.register(fd, select.POLLIN)
         chunks = [self._pending]
         while b"\n" not in chunks[-1]:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not poller.poll(remaining * 1000):
                 self._pending = b"".join(chunks)
                 return None
             chunk = os.read(fd, 1 << 20)
