@@ -154,7 +154,7 @@ def _check_built(expr):
 
 
 def _short(number):
-    return str(number) if _digits(number) <= 20 else "of more than 20 digits"
+    return "of more than 20 digits" if number.is_Rational and _digits(number) > 20 else str(number)
 
 
 def _operate(op, left, right):

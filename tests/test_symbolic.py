@@ -225,6 +225,7 @@ def test_latex_longer_than_the_cap_is_too_large(monkeypatch):
         ("y = (x+1)**(0*x+2000) + x", "exponent 2000, outside ±100"),  # 0*x + 2000 folds to an exact 2000
         ("y = (x+1)**(0*x+50000000) + x", "exponent 50000000"),
         ("y = (x**60)**2", "exponent 120"),  # sympy merges the powers
+        ("y = (x+1)**(0*x+1000.5)", "exponent 2001/2"),  # an exact fraction, as 1/2 is
         ("a = 0*x + 99\nb = a**a\nc = b**b", "more than 60 digits"),  # 99**99 once a is written in x
         ("a = 0*x + 1000000000\nb = a**a", "exponent 1000000000"),
         ("y = (100000*x)**20", "more than 60 digits"),  # sympy would raise the coefficient: 10**100 x**20
