@@ -56,7 +56,7 @@ def stack(tmp_path_factory):
     log = tmp_path_factory.mktemp("replicas") / "serve.log"
     command = [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2", "--port", str(port),
                "--address", "127.0.0.1"]
-    with open(log, "w") as out:
+    with open(log, "a") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     stack = Stack(port, process, log)
     try:
