@@ -80,9 +80,9 @@ def replicas_behind_nginx(count):
         wait_healthy(url, seconds=START_SECONDS)  # nginx starts once every replica is healthy
         yield url, [f"http://127.0.0.1:{p}" for p in serve.replica_ports(port, count)], log_path, process
     finally:
-        process.terminate()  # serve.py stops nginx and each replica in turn, up to 20 s each
+        process.terminate()  # serve.py stops nginx, then the replicas, within 20 s each
         try:
-            process.wait(timeout=30 + 20 * count)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             stop(process)
 

@@ -104,9 +104,27 @@ def replica_environment():
     return {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secret}
 
 
-def start(command, env=None):
+def spawn(command, env=None, stdout=None):
     # A session of its own: Ctrl+C reaches this script only, which stops nginx before the replicas.
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, start_new_session=True)
+
+
+def start_nginx(nginx_binary, prefix, config):
+    """nginx with its stdout on a pipe this script relays to its own stdout.
+
+    nginx opens its access log, /dev/stdout, by path. Run as a normal user, it may not reopen a file
+    or pipe that another user made (a shell's redirection, a container engine's log pipe); a pipe
+    made by this script, as the same user, it can.
+    """
+    nginx = spawn([nginx_binary, "-p", str(prefix), "-c", str(config), "-e", "stderr"], stdout=subprocess.PIPE)
+    threading.Thread(target=relay, args=(nginx.stdout,), daemon=True).start()
+    return nginx
+
+
+def relay(stream):
+    for line in stream:
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
 
 
 def answers_health(port):
@@ -129,14 +147,18 @@ def wait_healthy(port, process, stopping, seconds=HEALTH_SECONDS):
     print(f"serve: replica on 127.0.0.1:{port} is healthy", flush=True)
 
 
-def stop(process):
-    if process.poll() is None:
+def stop(processes):
+    """SIGTERM to all at once, then wait for each; SIGKILL what is still running after STOP_SECONDS."""
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
         process.terminate()
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    deadline = time.monotonic() + STOP_SECONDS
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class Replica:
@@ -147,7 +169,7 @@ class Replica:
         self.process, self.started = None, 0.0
 
     def start(self):
-        self.process = start(replica_command(self.port), self.env)
+        self.process = spawn(replica_command(self.port), self.env)
         self.started = time.monotonic()
 
     def restart_if_exited(self):
@@ -177,7 +199,7 @@ def serve(address, port, replicas, stopping):
             replica.start()
         for replica in fleet:
             wait_healthy(replica.port, replica.process, stopping)
-        nginx = start([nginx_binary, "-p", str(prefix), "-c", str(config), "-e", "stderr"])
+        nginx = start_nginx(nginx_binary, prefix, config)
         print(f"serve: {replicas} replicas behind nginx at http://{address}:{port}", flush=True)
         while not stopping.wait(1.0):
             if nginx.poll() is not None:
@@ -187,9 +209,8 @@ def serve(address, port, replicas, stopping):
                 replica.restart_if_exited()
         return 0
     finally:
-        for process in [nginx] + [replica.process for replica in fleet]:
-            if process is not None:
-                stop(process)
+        stop([nginx])  # no new requests first
+        stop([replica.process for replica in fleet])
         shutil.rmtree(prefix, ignore_errors=True)
 
 
