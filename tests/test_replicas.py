@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -197,9 +198,10 @@ def test_a_download_is_served_by_the_replica_whose_session_made_it(stack):
     (mine, [my_cookie]), (other, [other_cookie]) = cookies.items()
     session = RecordingSession(stack.url, my_cookie)
     try:
-        session.rerun()
-        edited = session.rerun({"x": SEED_X, "layers": "y = 3*x + 7\nz = 2*y**2"})  # a graph no one else drew
-        assert edited.ok, edited.errors
+        # A link that opens the (lazy) export section on a graph no one else drew.
+        session.query_string = urlencode({"x": SEED_X, "layers": "y = 3*x + 7\nz = 2*y**2", "export": "true"})
+        opened = session.rerun()
+        assert opened.ok, opened.errors
         media = session.downloads["Graph (.dot)"]
         through_nginx = get(stack.url + media, my_cookie)
         assert through_nginx.status == 200 and through_nginx.upstream == mine
