@@ -42,10 +42,11 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60):
+    def __init__(self, url, timeout=60, **options):
+        """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf."""
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
-        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
+        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout, **options)
         self.widget_ids = {}  # user key -> Streamlit's widget id
         self.query_string = ""
         self.page_script_hash = ""
