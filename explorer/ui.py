@@ -370,10 +370,8 @@ def _gradient_texts(result):
 @drawn_safely
 def gradients(result, reduction=None):
     texts = _gradient_texts(result)
-    for column, name in zip(st.columns(3), REDUCTIONS, strict=True):
-        with column:
-            st.markdown(f"**{name}**")
-            st.code(texts[name], language="python", wrap_lines=True)
+    for name in REDUCTIONS:  # one above the other: side by side, a tensor's rows broke inside numbers
+        st.code(texts[name], language="python")
     if result.scalar_output:
         st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
     else:
