@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
+LATEX = 4  # Markdown.Type.LATEX
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Run:
     graph: str = ""  # the graphviz DOT
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
+    notices: list = field(default_factory=list)  # warning, info and success alerts, as text
+    latex: list = field(default_factory=list)  # every st.latex body
     messages: int = 0
     bytes: int = 0
 
@@ -42,6 +45,7 @@ class Session:
     def __init__(self, url, timeout=60):
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
+        self.timeout = timeout
         self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
         self.widget_ids = {}  # user key -> Streamlit's widget id
         self.query_string = ""
@@ -52,14 +56,24 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None):
-        """Ask for a rerun with these widget values (key -> str); wait for script_finished."""
+    def rerun(self, values=None, within=None):
+        """Ask for a rerun with these widget values (key -> str); wait for script_finished.
+
+        `within` bounds the whole wait in seconds (the socket's timeout bounds each message):
+        past it, websocket.WebSocketTimeoutException, and the session should be closed.
+        """
         message = self._rerun_message(values or {})
         start = time.perf_counter()
+        end = None if within is None else time.monotonic() + within
         self.ws.send_binary(message.SerializeToString())
         run = Run(seconds=0.0)
-        while run.status is None:
-            self._take(self.ws.recv(), run)
+        try:
+            while run.status is None:
+                if end is not None:
+                    self.ws.settimeout(max(0.01, min(self.timeout, end - time.monotonic())))
+                self._take(self.ws.recv(), run)
+        finally:
+            self.ws.settimeout(self.timeout)
         run.seconds = time.perf_counter() - start
         return run
 
@@ -111,3 +125,7 @@ class Session:
             run.errors.append(f"exception: {body.type}: {body.message}")
         elif kind == "alert" and body.format == ERROR_ALERT:
             run.errors.append("error alert: " + body.body)
+        elif kind == "alert":
+            run.notices.append(body.body)
+        elif kind == "markdown" and body.element_type == LATEX:
+            run.latex.append(body.body)
