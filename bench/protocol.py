@@ -42,13 +42,15 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60):
+    def __init__(self, url, timeout=60, link=None):
+        """`link` (key -> str) is the page's query string as a link opens it, kept on every rerun."""
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
         self.timeout = timeout
         self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
         self.widget_ids = {}  # user key -> Streamlit's widget id
-        self.query_string = ""
+        self.link = dict(link or {})
+        self.query_string = urlencode(self.link)
         self.page_script_hash = ""
         self.cached_hashes = set()
 
@@ -81,7 +83,8 @@ class Session:
         message = BackMsg()
         state = message.rerun_script
         if values:
-            self.query_string = urlencode(values)  # what the page's URL holds after an edit of bound widgets
+            # what the page's URL holds after an edit of bound widgets
+            self.query_string = urlencode({**self.link, **values})
         state.query_string = self.query_string
         state.page_script_hash = self.page_script_hash
         state.cached_message_hashes.extend(sorted(self.cached_hashes))

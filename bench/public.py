@@ -44,6 +44,11 @@ VICTIM_EVERY = 1.0  # seconds between the victim's edits
 BURST_PEAK_MB, SETTLED_MB = 600, 100  # targets over idle: peak during the burst, and SETTLE s after it
 VICTIM_P95_MS, VICTIM_MAX_MS = 1000, 2000
 
+# Folded sections compute nothing until opened (a link opens them): an attacker opens them all,
+# and the fairness victim opens the chain rule and the check, where its derivation shows.
+EVERY_SECTION = {"chain": "true", "verify": "true", "export": "true"}
+SYMBOLIC_SECTIONS = {"chain": "true", "verify": "true"}
+
 FAIR_SECONDS = 2.5  # a victim's derivation arrives within this
 RERUN_TIMEOUT = 60  # seconds any one message may take, on every socket
 
@@ -81,9 +86,8 @@ def refused(run):
 
 
 def drawn(run, layers_text):
-    """The rerun finished without an error and drew the new first layer in the graph and the code."""
-    token = layers_text.splitlines()[0]
-    return run.ok and token in run.graph and any(token in code for code in run.code)
+    """The rerun finished without an error and its graph labels a node with the new first layer."""
+    return run.ok and layers_text.splitlines()[0] in run.graph
 
 
 def symbolic_outcome(run):
@@ -159,8 +163,8 @@ def slope_per_100(samples):
 def accepted_depth(session):
     """The deepest sin chain (at most CHAIN_DEPTH) the explorer accepts: the first rerun that draws."""
     for depth in range(CHAIN_DEPTH, 0, -1):
-        layers = sin_chain(depth)
-        if drawn(session.rerun({"x": "0.05", "layers": layers}, within=RERUN_TIMEOUT), layers):
+        run = session.rerun({"x": "0.05", "layers": sin_chain(depth)}, within=RERUN_TIMEOUT)
+        if run.ok and run.graph:  # a refusal shows an error (and the last good graph)
             return depth
     raise RuntimeError("the explorer refused every sin chain")
 
@@ -185,7 +189,7 @@ def spaces_attacker(session, growth, reruns, deadline):
 def growth_pattern(pattern, reruns, seconds, sessions=1):
     """One fresh server, `sessions` sessions sending `pattern` `reruns` times each; its RSS figures."""
     with streamlit_server(APP, f"public_memory_{pattern}") as (url, process):
-        opened = [Session(url, timeout=RERUN_TIMEOUT) for _ in range(sessions)]
+        opened = [Session(url, timeout=RERUN_TIMEOUT, link=EVERY_SECTION) for _ in range(sessions)]
         try:
             for session in opened:
                 session.rerun(within=RERUN_TIMEOUT)  # the page load: imports, the default example
@@ -289,7 +293,7 @@ def heavy_session(url, index, sessions, burst, deadline):
     inputs = heavy_inputs(index)
     session = None
     try:
-        session = Session(url, timeout=RERUN_TIMEOUT)
+        session = Session(url, timeout=RERUN_TIMEOUT, link=EVERY_SECTION)
         session.rerun(within=deadline.left())
         for x_text, layers_text in inputs:
             burst.heavy_done(session.rerun({"x": x_text, "layers": layers_text}, within=deadline.left()))
@@ -358,7 +362,7 @@ def trap_sender(url, shift, stop, sent):
     """Distinct sympy traps back to back until `stop` is set."""
     session = None
     try:
-        session = Session(url, timeout=RERUN_TIMEOUT)
+        session = Session(url, timeout=RERUN_TIMEOUT, link=SYMBOLIC_SECTIONS)
         session.rerun(within=RERUN_TIMEOUT)
         for exponent in range(2000 + 500 * shift, 2500 + 500 * shift):
             if stop.is_set():
@@ -374,7 +378,7 @@ def trap_sender(url, shift, stop, sent):
 
 def fairness(reruns, seconds):
     with streamlit_server(APP, "public_fairness") as (url, _):
-        session = Session(url, timeout=RERUN_TIMEOUT)
+        session = Session(url, timeout=RERUN_TIMEOUT, link=SYMBOLIC_SECTIONS)
         stop, sent = threading.Event(), Counter()
         attackers = [threading.Thread(target=trap_sender, args=(url, shift, stop, sent), daemon=True)
                      for shift in (1, 2)]
