@@ -158,6 +158,11 @@ def mb(value):
     return "n/a" if value is None or math.isnan(value) else f"{value:,.0f} MB"
 
 
+def slope(pattern):
+    value = pattern["slope_mb_per_100"]
+    return "n/a (too few samples)" if math.isnan(value) else f"{value:+.1f} MB/100 reruns"
+
+
 def memory_ok(pattern, cache_mb):
     """Growth within the documented cache total + 50 MB, and a flat last half: (verdict, limit)."""
     from public import FLAT_MB_PER_100, MEMORY_SLACK_MB
@@ -188,7 +193,7 @@ def memory_rows(memory):
         ok, limit = memory_ok(pattern, memory["cache_mb"])
         rows.append((f"Public: memory, {label} ({pattern['reruns']} reruns)",
                      f"growth ≤ {limit:.0f} MB, last half ≤ {FLAT_MB_PER_100:g} MB/100 reruns",
-                     f"+{pattern['growth_mb']:,.0f} MB; last half {pattern['slope_mb_per_100']:+.1f} MB/100 reruns",
+                     f"+{pattern['growth_mb']:,.0f} MB; last half {slope(pattern)}",
                      verdict(ok)))
     return rows
 
@@ -258,8 +263,8 @@ def memory_details(memory):
         depth = f", sin {p['depth']} deep" if p["depth"] else ""
         rows.append((f"{key}: {label}{depth}", f"{p['reruns']} of {p['reruns_asked']}", mb(p["idle_mb"]),
                      mb(p["after_mb"]), mb(p["peak_mb"]), f"+{p['growth_mb']:,.0f} MB",
-                     f"{p['slope_mb_per_100']:+.1f}", failed))
-    text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "last half, MB/100 reruns",
+                     slope(p), failed))
+    text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
                   "reruns with an error"), rows)
     text += (f"\n\nDocumented cache total (`explorer.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
              "RSS every 25 reruns (reruns: MB):\n\n")
