@@ -209,6 +209,8 @@ def growth_pattern(pattern, reruns, seconds, sessions=1):
         finally:
             for session in opened:
                 session.close()
+    if growth.samples[-1][0] == growth.done:  # the last sample was taken at this rerun count: "after" replaces it
+        growth.samples.pop()
     growth.samples.append((growth.done, after))
     return {
         "pattern": pattern, "sessions": sessions, "reruns_asked": reruns * sessions, "reruns": growth.done,

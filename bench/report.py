@@ -239,8 +239,27 @@ def heavy_outcomes(burst):
             f"by the {burst['deadline_s']:.0f} s deadline")
 
 
+PUBLIC_METHOD = """\
+Each measure runs on its own fresh `streamlit run`, driven by protocol sessions (`bench/public.py`); RSS is the
+server and its child processes (the symbolic worker included). The attackers open every folded section through
+their link (`chain`, `verify`, `export`), as a hostile visitor would; the burst's victim keeps the default view.
+
+- **Memory**: a) x = 0.1, 0.2, ... under 12 layers of `sin` nested 22 deep (the deepest the parser accepts is
+  used and shown); b) x = `1` and ~1 MB of spaces, one character shorter each rerun; c) pattern a from two
+  sessions at once. Each pattern stops at its rerun count or its time cap. The slope is a least-squares fit of
+  RSS against reruns over the second half of the run: near 0 when the memory has levelled off.
+- **Burst**: each session sends, in turn, x of 10^5 elements with the seed layers, 12 layers of `sin` 22 deep
+  on 7,575 elements (MAX_WORK), and `(x+1)**(0*x+N) + x` on the seed; a victim edits the seed's constant about
+  once a second. A heavy rerun is *refused* when an error alert says "busy".
+- **Symbolic fairness**: two sessions send `(x+s)**(0*x+N) + x` with a new N back to back; the victim, with
+  the chain rule and the check open, sends `y = sin(x)*k` with a new k about once a second. A derivation is
+  *shown* when the chain rule draws its LaTeX, *busy* when a notice says so.
+"""
+
+
 def public_details(public):
-    parts = [f"{name} failed: {part['failed']}" for name, part in public.items() if "failed" in part]
+    parts = [PUBLIC_METHOD.strip()]
+    parts += [f"{name} failed: {part['failed']}" for name, part in public.items() if "failed" in part]
     if "failed" not in public["memory"]:
         parts.append(memory_details(public["memory"]))
     if "failed" not in public["burst"]:
