@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
+WARNING_ALERT = 2  # Alert.Format.WARNING
 LATEX = 4  # Markdown.Type.LATEX
 
 
@@ -29,7 +30,8 @@ class Run:
     graph: str = ""  # the graphviz DOT
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
-    notices: list = field(default_factory=list)  # warning, info and success alerts, as text
+    alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
+    warnings: list = field(default_factory=list)  # warning alerts, as text
     latex: list = field(default_factory=list)  # every st.latex body
     messages: int = 0
     bytes: int = 0
@@ -42,12 +44,15 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60, link=None):
-        """`link` (key -> str) is the page's query string as a link opens it, kept on every rerun."""
+    def __init__(self, url, timeout=60, link=None, **options):
+        """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf.
+
+        `link` (key -> str) is the page's query string as a link opens it, kept on every rerun.
+        """
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
         self.timeout = timeout
-        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
+        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout, **options)
         self.widget_ids = {}  # user key -> Streamlit's widget id
         self.link = dict(link or {})
         self.query_string = urlencode(self.link)
@@ -58,13 +63,15 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None, within=None):
+    def rerun(self, values=None, raw=None, within=None):
         """Ask for a rerun with these widget values (key -> str); wait for script_finished.
 
+        `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
+        for a text input: what a hand-made message can do.
         `within` bounds the whole wait in seconds (the socket's timeout bounds each message):
         past it, websocket.WebSocketTimeoutException, and the session should be closed.
         """
-        message = self._rerun_message(values or {})
+        message = self._rerun_message(values or {}, raw or {})
         start = time.perf_counter()
         end = None if within is None else time.monotonic() + within
         self.ws.send_binary(message.SerializeToString())
@@ -79,7 +86,7 @@ class Session:
         run.seconds = time.perf_counter() - start
         return run
 
-    def _rerun_message(self, values):
+    def _rerun_message(self, values, raw):
         message = BackMsg()
         state = message.rerun_script
         if values:
@@ -95,6 +102,10 @@ class Session:
             widget = state.widget_states.widgets.add()
             widget.id = self.widget_ids[key]
             widget.string_value = value
+        for key, (field_name, value) in raw.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.widget_ids[key]
+            setattr(widget, field_name, value)
         return message
 
     def _take(self, payload, run):
@@ -126,9 +137,11 @@ class Session:
             run.code.append(body.code_text)
         elif kind == "exception":
             run.errors.append(f"exception: {body.type}: {body.message}")
-        elif kind == "alert" and body.format == ERROR_ALERT:
-            run.errors.append("error alert: " + body.body)
         elif kind == "alert":
-            run.notices.append(body.body)
+            run.alerts.append(body.body)
+            if body.format == ERROR_ALERT:
+                run.errors.append("error alert: " + body.body)
+            elif body.format == WARNING_ALERT:
+                run.warnings.append(body.body)
         elif kind == "markdown" and body.element_type == LATEX:
             run.latex.append(body.body)

@@ -94,9 +94,9 @@ def symbolic_outcome(run):
     """"shown" when the chain rule shows LaTeX, "busy", or the first line of whatever it showed instead."""
     if run.latex:
         return "shown"
-    if any("busy" in notice.lower() for notice in run.notices):
+    if any("busy" in alert.lower() for alert in run.alerts):
         return "busy"
-    symbolic = [notice for notice in run.notices if "symbolic" in notice.lower()]
+    symbolic = [alert for alert in run.alerts if "symbolic" in alert.lower()]
     return (symbolic or run.errors or ["no derivation"])[0][:80]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import presets, state
@@ -43,8 +44,13 @@ URL = "query-params"  # every keyed widget lives in the URL, so a link is the wh
 MAX_ELEMENT_CHOICES = 64
 
 
-def drawn_safely(draw):
-    """A section that fails shows a short error and the rest of the page goes on: never a traceback."""
+def drawn_safely(draw=None, *, fallback=None):
+    """A section that fails shows a short error and the rest of the page goes on: never a traceback.
+
+    A section whose answer the page needs names the answer to go on with: @drawn_safely(fallback=...).
+    """
+    if draw is None:
+        return functools.partial(drawn_safely, fallback=fallback)
 
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
@@ -53,7 +59,7 @@ def drawn_safely(draw):
         except Exception:  # Streamlit's rerun and stop signals are BaseExceptions and pass through
             logging.getLogger(__name__).exception("section %s failed", draw.__name__)
             st.error(f"This part of the page ({draw.__name__.replace('_', ' ')}) failed for this input.")
-            return None
+            return fallback
 
     return wrapper
 
@@ -133,16 +139,12 @@ class View:
 
 def view_options():
     """Presentation mode and the sections a link hides; an unknown section name gets a one-line notice."""
-    raw_hidden = st.query_params.get("hide")
-    hidden = state.parse_hidden(raw_hidden)
+    hidden = state.parse_hidden(st.query_params.get("hide"))
     with st.sidebar:
         present = st.toggle("Presentation mode", key="present", bind=URL, help="Large type for a projector.")
         st.caption(
             "Add `hide=` to a link to hide sections, comma-separated: " + ", ".join(state.SECTIONS) + "."
         )
-    unknown = state.unknown_sections(raw_hidden)
-    if unknown:
-        st.caption("hide= ignored what is not a section: " + markdown_text(", ".join(unknown)))
     if present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     return View(bool(present), hidden)
@@ -180,33 +182,93 @@ def lazy_section(label, key):
 
 
 def load_preset():
-    preset = presets.BY_TITLE[st.session_state["preset"]]
+    """The chosen example's x and layers. A message can name any title: init_state says so, this does nothing."""
+    title = _session_value("preset")
+    preset = presets.BY_TITLE.get(title) if isinstance(title, str) else None
+    if preset is None:
+        return
     st.session_state["x"] = preset.x
     st.session_state["layers"] = preset.layers
     st.session_state["backward_step"] = 0
 
 
+NOTICES_KEY = "state_notices"  # notices kept across the rerun that a fixed link takes
+
+
+def _session_value(key):
+    """A session value, or state.UNREADABLE if Streamlit cannot read back what a message sent for it."""
+    try:
+        return st.session_state.get(key)
+    except Exception:  # a widget's deserializer, meeting a value of the wrong type
+        return state.UNREADABLE
+
+
+def _current(key):
+    """The value the page is about to use for `key`: its session value, else the link's (a widget's first run)."""
+    value = _session_value(key)
+    return st.query_params.get(key) if value is None else value
+
+
+def _outside_values():
+    """The values the page is about to use, and the keys whose value is the link's."""
+    values = {key: _current(key) for key in state.FIELDS}
+    from_link = {key for key in values if _session_value(key) is None and key in st.query_params}
+    return {key: value for key, value in values.items() if value is not None}, from_link
+
+
+def _dropped_from_link(key):
+    """Take a bad value out of the link; False if Streamlit owns that parameter now (a bound widget's)."""
+    try:
+        del st.query_params[key]
+    except StreamlitAPIException:
+        return False
+    return True
+
+
 def init_state():
-    st.session_state.setdefault("preset", presets.DEFAULT.title)
-    st.session_state.setdefault("x", presets.DEFAULT.x)
-    st.session_state.setdefault("layers", presets.DEFAULT.layers)
+    """Check every value a link or a message set before any widget reads it, then fill in the first example.
+
+    Streamlit seeds a bound widget from the link the run began with, so a bad value in the link is
+    taken out of it and the run begins again; a bad value in the session is replaced in place.
+    """
+    values, from_link = _outside_values()
+    clean, rejected = state.validated(values)
+    relink = False
+    for key in rejected:
+        if key == "hide" and key in from_link:  # keep the sections it names rightly
+            st.query_params["hide"] = clean["hide"]
+        elif key in from_link and _dropped_from_link(key):
+            relink = relink or key != "hide"  # nothing seeds from `hide`: view_options reads the fixed link
+        else:
+            st.session_state[key] = state.FIELDS[key].default
+    notices = [*st.session_state.pop(NOTICES_KEY, []), *rejected.values()]
+    if relink:
+        st.session_state[NOTICES_KEY] = notices
+        st.rerun()
+    for notice in notices:
+        st.warning(markdown_text(notice))
+    # The editor compares these before its widgets read the link. A link naming only an example gets its formulas.
+    example = presets.BY_TITLE.get(clean.get("preset"), presets.DEFAULT)
+    first = {"preset": example.title, "x": example.x, "layers": example.layers}
+    for key in ("preset", "x", "layers"):
+        st.session_state.setdefault(key, clean.get(key, first[key]))
 
 
 # ---------------------------------------------------------------- editor
 
 
+@drawn_safely(fallback=(presets.DEFAULT.x, presets.DEFAULT.layers))
 def editor(view):
     """Preset, x and layers; returns the two texts. Hidden by a link, it draws nothing and the link's texts rule."""
     if not view.shows("editor"):
-        return (st.query_params.get("x", st.session_state["x"]),
-                st.query_params.get("layers", st.session_state["layers"]))
+        return st.session_state["x"], st.session_state["layers"]
     with st.expander("Edit x and layers", expanded=not view.present):
         # Options are the titles themselves: a bound widget writes its shown label into the URL.
         title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
-        preset = presets.BY_TITLE[title]
-        if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
+        preset = presets.BY_TITLE.get(title) if isinstance(title, str) else None
+        if preset and st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
             st.caption(preset.note)
-        else:
+        elif preset:
             st.button("Reset to this example", on_click=load_preset, key="reset")
         x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
         layers_text = st.text_area(
@@ -220,8 +282,8 @@ def compute(x_text, layers_text):
     status = st.empty()  # says "queued" while admission control holds a large example back
 
     def queued(place):
-        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one…" if place else
-                    "Queued: this large example runs next…")
+        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
+                    f"Small examples are not held up.")
 
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
@@ -270,12 +332,9 @@ def _x_code(result):
     return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
 
 
-VALUE_TABS = {"x.grad": "grads", "Forward pass": "forward", "Layer gradients": "grads"}
-
-
 def values(result, reduction, view):
     """The printed tensors, one tab at a time: only the open tab is computed and sent."""
-    labels = [label for label, section in VALUE_TABS.items() if view.shows(section)]
+    labels = [label for label, section in state.VALUE_TABS.items() if view.shows(section)]
     tabs = st.tabs(labels, key="values", on_change="rerun", bind=URL)
     for label, tab in zip(labels, tabs, strict=True):
         if tab.open:
@@ -327,9 +386,11 @@ def gradients(result, reduction=None):
 # ---------------------------------------------------------------- explore one element
 
 
+@drawn_safely(fallback=("sum", 0))
 def choose_view(result):
-    """The reduction and the element that the plot, the graph and the step-through look at."""
-    left, right = st.columns(2)
+    """The reduction and the element that the plot, the graph and the step-through look at, one above the other:
+    side by side, a narrow column cut "ones_like" off."""
+    left, right = st.container(), st.container()
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
@@ -339,14 +400,19 @@ def choose_view(result):
     with right:
         if count <= MAX_ELEMENT_CHOICES:
             labels = [element_label(shape, i) for i in range(count)]
-            if st.session_state.get("element") not in labels:
-                st.session_state["element"] = labels[0]
-            index = labels.index(st.selectbox("Element of x", labels, key="element", bind=URL))
+            index, notice = state.label_within(_current("element"), labels)
+            if labels[index] != st.session_state.get("element"):
+                st.session_state["element"] = labels[index]
+            index, _ = state.label_within(st.selectbox("Element of x", labels, key="element", bind=URL), labels)
         else:
-            if not 0 <= st.session_state.get("element_index", 0) < count:
-                st.session_state["element_index"] = 0
-            index = st.number_input("Element of x (flat index)", 0, count - 1, key="element_index", bind=URL)
-    return name or "sum", int(index)
+            # Text, not st.number_input: its int() raises inside Streamlit on "inf" in a link or text in a message.
+            text = st.text_input(
+                f"Element of x (flat index, 0 to {count - 1:,})", key="element_index", placeholder="0", bind=URL
+            )
+            index, notice = state.index_within(text, count)
+        if notice:
+            st.caption(markdown_text(notice))
+    return (name if isinstance(name, str) and name in REDUCTIONS else "sum"), index
 
 
 @drawn_safely
@@ -362,10 +428,8 @@ def tangent(result, name, index, present=False):
 @drawn_safely
 def autograd_graph(result, name, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    steps = result.reductions[name].steps
-    step = st.session_state.get("backward_step", 0)
-    step = step if 0 < step <= len(steps) else None
-    dot = result.reductions[name].dot if plain else annotated_dot(result, name, None if step is None else step - 1)
+    step, _ = state.step_within(_current("backward_step") or 0, len(result.reductions[name].steps))
+    dot = result.reductions[name].dot if plain else annotated_dot(result, name, step - 1 if step else None)
     if present:
         dot = fitted(dot, *PRESENTATION_GRAPH_INCHES)
     st.graphviz_chart(dot, width="content")
@@ -385,6 +449,10 @@ def step_through(result, name, index):
         else:
             st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
         return
+    number, notice = state.step_within(_current("backward_step") or 0, len(steps))
+    if notice:  # before the slider: a slider given a value past its end raises
+        st.session_state["backward_step"] = number
+        st.caption(markdown_text(notice))
     number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step", bind=URL)
     if number == 0:
         st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
@@ -425,35 +493,54 @@ def exports(x_text, layers_text, result):
 
     Files are made when a button is clicked (a callable as data): a large x makes a large script.
     """
-    with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
-        columns = st.columns(4)
-        columns[0].download_button(
-            "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
-            "text/x-python",
+    columns = st.columns(4)
+    columns[0].download_button(
+        "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
+        "text/x-python",
+    )
+    columns[1].download_button(
+        "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
+        "application/json",
+    )
+    columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
+    if shutil.which("dot"):
+        columns[3].download_button(
+            "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
         )
-        columns[1].download_button(
-            "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
-            "application/json",
-        )
-        columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
-        if shutil.which("dot"):
-            columns[3].download_button(
-                "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
-            )
-        else:
-            columns[3].caption("SVG needs Graphviz's dot program on the server.")
-        if result.x.numel() <= MAX_LITERAL_ELEMENTS:
-            st.code(_script(result, x_text, layers_text), language="python")
-        else:
-            st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
+    else:
+        columns[3].caption("SVG needs Graphviz's dot program on the server.")
+    if result.x.numel() <= MAX_LITERAL_ELEMENTS:
+        st.code(_script(result, x_text, layers_text), language="python")
+    else:
+        st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
 
 # ---------------------------------------------------------------- the chain rule, symbolically
 
 
+class _NotKept(Exception):
+    """Carries a value out of a cache's compute without the cache keeping it."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
 def derivation_for(result):
-    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer."""
-    return cached("derivations", result.key, lambda: symbolic_derivation(result.program, result.x))
+    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer. Only "busy" (no
+    worker came free in time) is not: it says nothing about the input. Each session runs one derivation at a time,
+    and sessions take turns, so one page's traps cannot starve another's."""
+
+    def derive():
+        derivation = symbolic_derivation(result.program, result.x, owner=_session_id())
+        if derivation.status == "busy":
+            raise _NotKept(derivation)
+        return derivation
+
+    try:
+        return cached("derivations", result.key, derive)
+    except _NotKept as busy:
+        return busy.value
 
 
 def _value_at(values, index):

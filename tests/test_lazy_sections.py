@@ -65,7 +65,7 @@ def test_hidden_sections_leave_no_gap_and_unknown_names_get_a_notice():
     app = run_app(hide="graph,plot,bogus")
     assert not app.exception
     assert not app.get("graphviz_chart") and not app.get("plotly_chart")
-    assert any("bogus" in caption.value for caption in app.caption)
+    assert any("bogus" in warning.value and "not a section" in warning.value for warning in app.warning)
     assert 0.6 not in [column.weight for column in app.columns], "no empty graph column beside the controls"
     assert 1.0 in [column.weight for column in app.columns], "the values take the row the plot left"
 
