@@ -43,7 +43,7 @@ def settings(quick):
 
 
 # issue 9's attack patterns: reruns per memory pattern, the burst's sessions, the victim's derivations
-PUBLIC_FULL = {"reruns": 500, "memory_seconds": 150, "burst_sessions": 20, "burst_seconds": 150, "settle": 30,
+PUBLIC_FULL = {"reruns": 500, "memory_seconds": 180, "burst_sessions": 20, "burst_seconds": 150, "settle": 30,
                "fair_reruns": 20, "fair_seconds": 40}
 PUBLIC_QUICK = {"reruns": 50, "memory_seconds": 12, "burst_sessions": 6, "burst_seconds": 30, "settle": 5,
                 "fair_reruns": 6, "fair_seconds": 8}
