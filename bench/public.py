@@ -290,7 +290,7 @@ def heavy_inputs(index):
     ]
 
 
-def heavy_session(url, index, sessions, burst, deadline):
+def heavy_session(url, index, sessions, tally, deadline):
     time.sleep(BURST_ARRIVAL * index / sessions)
     inputs = heavy_inputs(index)
     session = None
@@ -298,15 +298,15 @@ def heavy_session(url, index, sessions, burst, deadline):
         session = Session(url, timeout=RERUN_TIMEOUT, link=EVERY_SECTION)
         session.rerun(within=deadline.left())
         for x_text, layers_text in inputs:
-            burst.heavy_done(session.rerun({"x": x_text, "layers": layers_text}, within=deadline.left()))
+            tally.heavy_done(session.rerun({"x": x_text, "layers": layers_text}, within=deadline.left()))
     except Exception as error:  # noqa: BLE001 - past the deadline, or a dropped socket: counted, not raised
-        burst.heavy_lost(error)
+        tally.heavy_lost(error)
     finally:
         if session:
             session.close()
 
 
-def victim(url, burst, until, deadline):
+def victim(url, tally, until, deadline):
     """Small seed edits about once a second until `until` is set; each must draw its new layer."""
     session = None
     try:
@@ -316,12 +316,12 @@ def victim(url, burst, until, deadline):
             started = time.monotonic()
             layers = fresh_layers()
             run = session.rerun({"x": SEED_X, "layers": layers}, within=RERUN_TIMEOUT)
-            burst.victim.append(run.seconds)
+            tally.victim.append(run.seconds)
             if not drawn(run, layers):
-                burst.victim_failed[short((run.errors or ["page not updated"])[0])] += 1
+                tally.victim_failed[short((run.errors or ["page not updated"])[0])] += 1
             until.wait(max(0.0, started + VICTIM_EVERY - time.monotonic()))
     except Exception as error:  # noqa: BLE001 - a victim that cannot connect is a failure to report
-        burst.victim_failed[f"{type(error).__name__}: {short(str(error))}"] += 1
+        tally.victim_failed[f"{type(error).__name__}: {short(str(error))}"] += 1
     finally:
         if session:
             session.close()
