@@ -18,6 +18,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
 WARNING_ALERT = 2  # Alert.Format.WARNING
+LATEX = 4  # Markdown.Type.LATEX
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Run:
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
     alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
     warnings: list = field(default_factory=list)  # warning alerts, as text
+    latex: list = field(default_factory=list)  # every st.latex body
     messages: int = 0
     bytes: int = 0
 
@@ -42,13 +44,18 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60, **options):
-        """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf."""
+    def __init__(self, url, timeout=60, link=None, **options):
+        """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf.
+
+        `link` (key -> str) is the page's query string as a link opens it, kept on every rerun.
+        """
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
+        self.timeout = timeout
         self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout, **options)
         self.widget_ids = {}  # user key -> Streamlit's widget id
-        self.query_string = ""
+        self.link = dict(link or {})
+        self.query_string = urlencode(self.link)
         self.page_script_hash = ""
         self.cached_hashes = set()
 
@@ -56,18 +63,26 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None, raw=None):
+    def rerun(self, values=None, raw=None, within=None):
         """Ask for a rerun with these widget values (key -> str); wait for script_finished.
 
         `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
         for a text input: what a hand-made message can do.
+        `within` bounds the whole wait in seconds (the socket's timeout bounds each message):
+        past it, websocket.WebSocketTimeoutException, and the session should be closed.
         """
         message = self._rerun_message(values or {}, raw or {})
         start = time.perf_counter()
+        end = None if within is None else time.monotonic() + within
         self.ws.send_binary(message.SerializeToString())
         run = Run(seconds=0.0)
-        while run.status is None:
-            self._take(self.ws.recv(), run)
+        try:
+            while run.status is None:
+                if end is not None:
+                    self.ws.settimeout(max(0.01, min(self.timeout, end - time.monotonic())))
+                self._take(self.ws.recv(), run)
+        finally:
+            self.ws.settimeout(self.timeout)
         run.seconds = time.perf_counter() - start
         return run
 
@@ -75,7 +90,8 @@ class Session:
         message = BackMsg()
         state = message.rerun_script
         if values:
-            self.query_string = urlencode(values)  # what the page's URL holds after an edit of bound widgets
+            # what the page's URL holds after an edit of bound widgets
+            self.query_string = urlencode({**self.link, **values})
         state.query_string = self.query_string
         state.page_script_hash = self.page_script_hash
         state.cached_message_hashes.extend(sorted(self.cached_hashes))
@@ -127,3 +143,5 @@ class Session:
                 run.errors.append("error alert: " + body.body)
             elif body.format == WARNING_ALERT:
                 run.warnings.append(body.body)
+        elif kind == "markdown" and body.element_type == LATEX:
+            run.latex.append(body.body)

@@ -129,6 +129,8 @@ def headline(results):
         rows.append(("Instant tangent: websocket frames sent during slider clicks", "0",
                      f"{tangent['frames_sent']} in {tangent['clicks']} clicks "
                      f"(click to redraw p50 {ms(tangent['latency']['p50'])})", verdict(tangent["frames_sent"] == 0)))
+    if results.get("public"):
+        rows += public_rows(results["public"])
     return rows
 
 
@@ -144,6 +146,178 @@ def load_rows(load, prefix):
          f"peak PSS {load.get('pss_peak_mb', math.nan):.0f})",
          verdict(at_most(load["rss_peak_mb"], 600))),
     ]
+
+
+# ---------------------------------------------------------------- a public server (issue 9)
+
+PATTERNS = {
+    "a": "one session, a new scalar x each rerun, 12 layers of deep sin",
+    "b": "x = 1 and ~1 MB of spaces, a new length each rerun",
+    "c": "two sessions of pattern a at once",
+}
+
+
+def mb(value):
+    return "n/a" if value is None or math.isnan(value) else f"{value:,.0f} MB"
+
+
+def slope(pattern):
+    value = pattern["slope_mb_per_100"]
+    return "n/a (too few samples)" if math.isnan(value) else f"{value:+.1f} MB/100 reruns"
+
+
+def memory_ok(pattern, cache_mb):
+    """Growth within the documented cache total + 50 MB, and a flat last half: (verdict, limit)."""
+    from public import FLAT_MB_PER_100, MEMORY_SLACK_MB
+
+    limit = cache_mb + MEMORY_SLACK_MB
+    grew, slope = at_most(pattern["growth_mb"], limit), at_most(pattern["slope_mb_per_100"], FLAT_MB_PER_100)
+    return (None if grew is None or slope is None else grew and slope), limit
+
+
+def public_rows(public):
+    rows = [(f"Public: {name}", "", f"failed: {part['failed']}", "**miss**")
+            for name, part in public.items() if "failed" in part]
+    for name, rows_of in (("memory", memory_rows), ("burst", burst_rows), ("fairness", fairness_rows)):
+        if "failed" not in public[name]:
+            rows += rows_of(public[name])
+    return rows
+
+
+def memory_rows(memory):
+    from public import FLAT_MB_PER_100
+
+    rows = []
+    for key, label in PATTERNS.items():
+        pattern = memory.get(key, {"failed": "not run"})
+        if "failed" in pattern:
+            rows.append((f"Public: memory, {label}", "", f"failed: {pattern['failed']}", "**miss**"))
+            continue
+        ok, limit = memory_ok(pattern, memory["cache_mb"])
+        rows.append((f"Public: memory, {label} ({pattern['reruns']} reruns)",
+                     f"growth ≤ {limit:.0f} MB, last half ≤ {FLAT_MB_PER_100:g} MB/100 reruns",
+                     f"+{pattern['growth_mb']:,.0f} MB; last half {slope(pattern)}",
+                     verdict(ok)))
+    return rows
+
+
+def fairness_rows(fair):
+    from public import FAIR_SECONDS
+
+    return [("Public: symbolic fairness, victim's derivations shown within "
+             f"{FAIR_SECONDS:g} s while two sessions send traps", "all, 0 busy",
+             f"{fair['shown_in_time']} of {fair['victim_reruns']} (max {ms(fair['victim']['max'])}), "
+             f"{fair['busy']} busy",
+             verdict(None if not fair["victim_reruns"] else
+                     fair["shown_in_time"] == fair["victim_reruns"] and fair["busy"] == 0))]
+
+
+def burst_rows(burst):
+    from public import BURST_PEAK_MB, SETTLED_MB, VICTIM_MAX_MS, VICTIM_P95_MS
+
+    idle, victim = burst["idle_mb"], burst["victim"]
+    return [
+        (f"Public: burst of {burst['sessions']} heavy sessions, peak RSS over idle", f"≤ {BURST_PEAK_MB} MB",
+         f"+{burst['peak_mb'] - idle:,.0f} MB ({mb(idle)} → {mb(burst['peak_mb'])})",
+         verdict(at_most(burst["peak_mb"] - idle, BURST_PEAK_MB))),
+        (f"Public: burst, RSS {burst['settle_s']:.0f} s after it, over idle", f"≤ {SETTLED_MB} MB",
+         f"+{burst['settled_mb'] - idle:,.0f} MB", verdict(at_most(burst["settled_mb"] - idle, SETTLED_MB))),
+        ("Public: burst, the victim's seed edits p95 / max", f"≤ {ms(VICTIM_P95_MS)} / ≤ {ms(VICTIM_MAX_MS)}",
+         f"{ms(victim['p95'])} / {ms(victim['max'])} ({victim['n']} edits, {burst['victim_over_2s']} over 2 s)",
+         verdict(None if victim["n"] == 0 else
+                 at_most(victim["p95"], VICTIM_P95_MS) and at_most(victim["max"], VICTIM_MAX_MS)
+                 and not burst["victim_failed"])),
+        ("Public: burst, heavy reruns p50 / max", "none set",
+         f"{ms(burst['heavy']['p50'])} / {ms(burst['heavy']['max'])}; " + heavy_outcomes(burst), "context"),
+    ]
+
+
+def heavy_outcomes(burst):
+    outcomes = burst["outcomes"]
+    failed = sum(count for key, count in outcomes.items() if key.startswith("failed"))
+    unfinished = outcomes.get("unfinished at the deadline", 0)
+    unsent = burst["heavy_asked"] - sum(outcomes.values())
+    return (f"of {burst['heavy_asked']}: {outcomes.get('succeeded', 0)} succeeded, {outcomes.get('refused', 0)} "
+            f"refused as busy, {failed} failed otherwise, {unfinished} unfinished and {unsent} not sent "
+            f"by the {burst['deadline_s']:.0f} s deadline")
+
+
+PUBLIC_METHOD = """\
+Each measure runs on its own fresh `streamlit run`, driven by protocol sessions (`bench/public.py`); RSS is the
+server and its child processes (the symbolic worker included). The attackers open every folded section through
+their link (`chain`, `verify`, `export`), as a hostile visitor would; the burst's victim keeps the default view.
+
+- **Memory**: a) x = 0.1, 0.2, ... under 12 layers of `sin` nested 22 deep (the deepest the parser accepts is
+  used and shown); b) x = `1` and ~1 MB of spaces, one character shorter each rerun; c) pattern a from two
+  sessions at once. Each pattern stops at its rerun count or its time cap. The slope is a least-squares fit of
+  RSS against reruns over the second half of the run: near 0 when the memory has levelled off.
+- **Burst**: each session sends, in turn, x of 10^5 elements with the seed layers, 12 layers of `sin` 22 deep
+  on 7,575 elements (MAX_WORK), and `(x+1)**(0*x+N) + x` on the seed; a victim edits the seed's constant about
+  once a second. A heavy rerun is *refused* when an error alert says "busy".
+- **Symbolic fairness**: two sessions send `(x+s)**(0*x+N) + x` with a new N back to back; the victim, with
+  the chain rule and the check open, sends `y = sin(x)*k` with a new k about once a second. A derivation is
+  *shown* when the chain rule draws its LaTeX, *busy* when a notice says so.
+"""
+
+
+def public_details(public):
+    parts = [PUBLIC_METHOD.strip()]
+    parts += [f"{name} failed: {part['failed']}" for name, part in public.items() if "failed" in part]
+    if "failed" not in public["memory"]:
+        parts.append(memory_details(public["memory"]))
+    if "failed" not in public["burst"]:
+        parts.append(burst_details(public["burst"]))
+    if "failed" not in public["fairness"]:
+        parts.append(fairness_details(public["fairness"]))
+    walls = {name: part.get("wall_s", math.nan) for name, part in public.items()}
+    patterns = ", ".join(f"{key} {public['memory'].get(key, {}).get('wall_s', math.nan):.0f} s" for key in PATTERNS)
+    parts.append(f"Wall time: memory {walls['memory']:.0f} s ({patterns}; a and b side by side), burst "
+                 f"{walls['burst']:.0f} s, fairness {walls['fairness']:.0f} s, each on its own fresh server.")
+    return "\n\n".join(parts)
+
+
+def memory_details(memory):
+    measured = [key for key in PATTERNS if "failed" not in memory.get(key, {"failed": "not run"})]
+    rows = []
+    for key in measured:
+        p, label = memory[key], PATTERNS[key]
+        failed = sum(p["errors"].values())
+        depth = f", sin {p['depth']} deep" if p["depth"] else ""
+        rows.append((f"{key}: {label}{depth}", f"{p['reruns']} of {p['reruns_asked']}", mb(p["idle_mb"]),
+                     mb(p["after_mb"]), mb(p["peak_mb"]), f"+{p['growth_mb']:,.0f} MB",
+                     slope(p), failed))
+    text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
+                  "reruns with an error"), rows)
+    text += (f"\n\nDocumented cache total (`explorer.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
+             "RSS every 25 reruns (reruns: MB):\n\n")
+    text += "\n".join(f"- {key}: " + ", ".join(f"{n}: {rss:,.0f}" for n, rss in memory[key]["samples"])
+                       for key in measured)
+    errors = "; ".join(f"{key}: {memory[key]['errors']}" for key in measured if memory[key]["errors"])
+    if errors:
+        text += f"\n\nErrors shown: {errors}."
+    return text
+
+
+def burst_details(burst):
+    heavy, victim = burst["heavy"], burst["victim"]
+    text = table(("burst", "p50", "p95", "max", "n"), [
+        ("heavy reruns (every one that finished)", ms(heavy["p50"]), ms(heavy["p95"]), ms(heavy["max"]),
+         heavy["n"]),
+        ("the victim's seed edits", ms(victim["p50"]), ms(victim["p95"]), ms(victim["max"]), victim["n"]),
+    ])
+    text += (f"\n\n{burst['sessions']} sessions arrived over 3 s, each sending 10^5 elements, a sin chain at "
+             f"MAX_WORK and a sympy trap in turn; the burst lasted {burst['seconds']:.0f} s. RSS idle "
+             f"{mb(burst['idle_mb'])}, peak {mb(burst['peak_mb'])}, {burst['settle_s']:.0f} s later "
+             f"{mb(burst['settled_mb'])}. Heavy reruns {heavy_outcomes(burst)} ({burst['outcomes']}). Victim "
+             f"edits that did not draw: {burst['victim_failed'] or 'none'}.")
+    return text
+
+
+def fairness_details(fair):
+    return (f"Symbolic fairness: {fair['victim_reruns']} victim reruns of `y = sin(x)*k` while two sessions "
+            f"sent {fair['traps_sent']} traps `(x+s)**(0*x+N) + x`; derivation shown in {fair['shown']} "
+            f"(p50 {ms(fair['victim']['p50'])}, max {ms(fair['victim']['max'])}), busy in {fair['busy']}; "
+            f"outcomes {fair['outcomes']}.")
 
 
 def replica_rows(replicas):
@@ -307,6 +481,7 @@ def render(results, cpu, info, quick, analysis=""):
         ("replicas", "Replicas behind nginx (deploy/serve.py)", replica_details),
         ("profile", "Profile of an edit on the server", profile_details),
         ("profile_cached", "Profile of a cached rerun on the server", profile_details),
+        ("public", "A public server: memory, a burst, symbolic fairness (issue 9)", public_details),
     )
     for key, title, render_section in sections:
         text = render_section(results[key]) if key in results else ""

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cold_start  # noqa: E402
 import edit_latency  # noqa: E402
 import load  # noqa: E402
+import public  # noqa: E402
 import replicas  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
@@ -36,9 +37,16 @@ def settings(quick):
     load_seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 10 if quick else 60))
     if quick:
         return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 3,
-                "profile": 4}
+                "profile": 4, "public": PUBLIC_QUICK}
     return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 20,
-            "profile": 10}
+            "profile": 10, "public": PUBLIC_FULL}
+
+
+# issue 9's attack patterns: reruns per memory pattern, the burst's sessions, the victim's derivations
+PUBLIC_FULL = {"reruns": 500, "memory_seconds": 180, "burst_sessions": 20, "burst_seconds": 150, "settle": 30,
+               "fair_reruns": 20, "fair_seconds": 40}
+PUBLIC_QUICK = {"reruns": 50, "memory_seconds": 12, "burst_sessions": 6, "burst_seconds": 30, "settle": 5,
+                "fair_reruns": 6, "fair_seconds": 8}
 
 
 def measure_edit_latency(s):
@@ -65,6 +73,7 @@ SECTIONS = {
     "replicas": lambda s: replicas.run(seconds=s["load"], warm_edits=min(s["baseline"], 5)),
     "profile": lambda s: server_profile.run(APP, "app", seconds=s["profile"]),
     "profile_cached": lambda s: server_profile.run(APP, "cached", seconds=s["profile"], cached=True),
+    "public": lambda s: public.run(**s["public"]),
 }
 
 
