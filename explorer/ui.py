@@ -56,6 +56,9 @@ def drawn_safely(draw=None, *, fallback=None):
     def wrapper(*args, **kwargs):
         try:
             return draw(*args, **kwargs)
+        except ServerBusy as busy:  # admission control refused this section's work: say so, it is not a failure
+            st.warning("**Server busy:** " + markdown_text(str(busy)))
+            return fallback
         except Exception:  # Streamlit's rerun and stop signals are BaseExceptions and pass through
             logging.getLogger(__name__).exception("section %s failed", draw.__name__)
             st.error(f"This part of the page ({draw.__name__.replace('_', ' ')}) failed for this input.")

@@ -83,3 +83,15 @@ def test_reset_brings_back_the_example():
     app.button(key="reset").click().run()
     assert app.text_area(key="layers").value == "y = 3*x + 2\nz = 2*y**2"
     assert "tensor([[ 60.,  96., 132.]," in "\n".join(block.value for block in app.code)
+
+
+def test_a_section_refused_by_admission_control_says_the_server_is_busy(monkeypatch):
+    from explorer.admission import ServerBusy
+
+    def refuse(*args, **kwargs):
+        raise ServerBusy("the server is busy with large examples (test); try again in a moment")
+
+    monkeypatch.setattr(explorer.ui, "verify", refuse)
+    app = run_app(x="0.5625", layers="y = 5*x**3", verify="true")
+    assert not app.exception and not app.error
+    assert any("Server busy" in warning.value for warning in app.warning)
