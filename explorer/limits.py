@@ -55,11 +55,11 @@ HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
 # counts them (keys, strings, objects, tensor storage). Their sum is the documented total.
 CACHE_BUDGETS = {
     "inputs": 4_000_000,  # the raw texts' digest -> parsed input, so a repeated 1 MB x is parsed once
-    "explorations": 48_000_000,  # 10^5 elements through a short formula hold ~28 MB; at MAX_WORK ~120 MB,
+    "explorations": 32_000_000,  # 10^5 elements through a short formula hold ~28 MB; at MAX_WORK ~120 MB,
     # which is served but not kept
-    "derivations": 8_000_000,  # symbolic derivations, with their values at every element
-    "views": 12_000_000,  # figures, printed tensors, check tables
-    "exports": 8_000_000,  # generated scripts
+    "derivations": 6_000_000,  # symbolic derivations, with their values at every element
+    "views": 8_000_000,  # figures, printed tensors, check tables
+    "exports": 6_000_000,  # generated scripts
 }
 CACHE_BYTES = sum(CACHE_BUDGETS.values())
 
@@ -75,6 +75,7 @@ SYMBOLIC_MEMORY_BYTES = 300_000_000
 # Workers at once. Each session runs at most one derivation at a time, so with three workers two
 # sessions sending traps cannot take the last worker from a third.
 SYMBOLIC_WORKERS = 3
+SYMBOLIC_IDLE_SECONDS = 20.0  # a worker unused this long exits, giving back its ~90 MB; the next one starts in ~2 s
 SYMBOLIC_QUEUE_SECONDS = 30.0  # a derivation waiting longer for a worker answers "busy" (not under normal load)
 SYMBOLIC_START_SECONDS = 30.0  # a new worker that is not ready (imports, warm-up) within this is killed
 MAX_LATEX_CHARS = 5_000

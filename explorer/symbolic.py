@@ -453,7 +453,7 @@ def describe(program, x_values):
 # ---------------------------------------------------------------- the bounded workers
 
 
-_POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS)
+_POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS, idle_seconds=limits.SYMBOLIC_IDLE_SECONDS)
 
 
 def start_worker():

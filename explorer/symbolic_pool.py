@@ -111,10 +111,12 @@ class _Job:
 
 
 class Pool:
-    def __init__(self, size, start_seconds, start=Worker):
+    def __init__(self, size, start_seconds, start=Worker, idle_seconds=None):
         self.size = size
         self.start_seconds = start_seconds
+        self.idle_seconds = idle_seconds  # a worker idle this long exits (its ~90 MB go back); None: never
         self._start = start
+        self._reaper = None
         self._lock = threading.Condition()
         self._idle = []  # ready workers
         self._busy = 0  # workers on a job
@@ -136,6 +138,28 @@ class Pool:
         while len(self._idle) + self._busy + self._starting < self.size:
             self._starting += 1
             threading.Thread(target=self._start_one, name="symbolic-worker-start", daemon=True).start()
+        if self.idle_seconds is not None and self._reaper is None:
+            self._reaper = threading.Thread(target=self._retire_idle, name="symbolic-worker-reaper", daemon=True)
+            self._reaper.start()
+
+    def _retire_idle(self):
+        """Close workers nobody has used for idle_seconds; the next derivation starts them again."""
+        while True:
+            time.sleep(self.idle_seconds / 4)
+            now, retired = time.monotonic(), []
+            with self._lock:
+                for worker in list(self._idle):
+                    if now - getattr(worker, "idle_since", now) >= self.idle_seconds and not self._waiting:
+                        self._idle.remove(worker)
+                        retired.append(worker)
+            for worker in retired:
+                worker.close()
+
+    @property
+    def workers(self):
+        """Workers alive or starting."""
+        with self._lock:
+            return len(self._idle) + self._busy + self._starting
 
     def _start_one(self):
         worker, failure = None, ""
@@ -152,6 +176,7 @@ class Pool:
             self._starting -= 1
             self._failure = failure
             if not failure:
+                worker.idle_since = time.monotonic()
                 self._idle.append(worker)
                 self._dispatch()
             self._lock.notify_all()
@@ -223,6 +248,7 @@ class Pool:
             self._busy -= 1
             self._running.discard(job.owner)
             if healthy:
+                job.worker.idle_since = time.monotonic()
                 self._idle.append(job.worker)
             self._fill()
             self._dispatch()

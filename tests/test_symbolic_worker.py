@@ -318,3 +318,14 @@ def test_a_worker_that_cannot_start_fails_fast():
 
 def _never_ready():
     raise OSError("no such program")
+
+
+def test_idle_workers_exit_after_a_while_and_come_back_for_the_next_job():
+    FakeWorker.served, FakeWorker.release = [], threading.Event()
+    FakeWorker.release.set()
+    pool = Pool(2, 10, start=FakeWorker, idle_seconds=0.4)
+    assert pool.run("a", b"a1", 10, 10) == Outcome("answer", b"answer")
+    assert pool.workers == 2
+    wait_until(lambda: pool.workers == 0)  # nobody asked for 0.4 s: the memory goes back
+    assert pool.run("b", b"b1", 10, 10) == Outcome("answer", b"answer")
+    assert FakeWorker.served == [b"a1", b"b1"]
