@@ -1,10 +1,10 @@
 """Admission control: how much heavy work runs at once in the one process every session shares.
 
-Each request's cost is estimated before it runs, from the parsed input alone:
-x's elements times the layers' operations (forward.check_work's measure), and
-from that its peak memory (limits.BYTES_PER_WORK, measured). Two lanes:
+Each request's peak memory is estimated before it runs: parsing from the texts'
+length, an exploration and its check from x's elements and the layers'
+operations (the measured rates are in limits). Two lanes:
 
-- small requests (at most limits.SMALL_WORK) run at once, never behind a heavy one;
+- small requests (at most limits.SMALL_BYTES) run at once, never behind a heavy one;
 - heavy requests share limits.HEAVY_MEMORY_BYTES: they run together while their
   estimates fit, in arrival order, and wait otherwise. A waiting request is told
   its place in the queue, so the page can say "queued". Past
@@ -26,32 +26,41 @@ class ServerBusy(Exception):
     """Too much heavy work is running or waiting; the message says what to do."""
 
 
-def estimated_bytes(work):
-    return work * limits.BYTES_PER_WORK
+def parse_bytes(x_text, layers_text):
+    return (len(x_text) + len(layers_text)) * limits.PARSE_BYTES_PER_CHAR
+
+
+def exploration_bytes(elements, operations):
+    return elements * (limits.BYTES_PER_ELEMENT + operations * limits.BYTES_PER_ELEMENT_OPERATION)
+
+
+def check_bytes(elements, operations):
+    return elements * (limits.CHECK_BYTES_PER_ELEMENT + operations * limits.CHECK_BYTES_PER_ELEMENT_OPERATION)
 
 
 class Admission:
-    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None, small_work=None):
+    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None, small_bytes=None):
         self.memory_budget = limits.HEAVY_MEMORY_BYTES if memory_budget is None else memory_budget
         self.max_queue = limits.MAX_HEAVY_QUEUE if max_queue is None else max_queue
         self.wait_seconds = limits.HEAVY_WAIT_SECONDS if wait_seconds is None else wait_seconds
-        self.small_work = limits.SMALL_WORK if small_work is None else small_work
+        self.small_bytes = limits.SMALL_BYTES if small_bytes is None else small_bytes
         self._changed = threading.Condition()
         self._queue = []  # tickets waiting, in arrival order
         self._running_bytes = 0
         self.running = 0  # heavy requests running now (for tests and the bench)
 
-    def is_small(self, work):
-        return work <= self.small_work
+    def is_small(self, estimate):
+        return estimate <= self.small_bytes
 
     @contextmanager
-    def admit(self, work, owner=None, on_wait=None):
-        """Run the with-block when `work` may run. on_wait(place) is called while queued, with the number of
-        requests ahead (0: next), about every half second; it may raise to give up (a Streamlit rerun does)."""
-        if self.is_small(work):
+    def admit(self, estimate, owner=None, on_wait=None):
+        """Run the with-block when a request estimated to peak at `estimate` bytes may run. on_wait(place) is
+        called while it waits, at once and then about every half second, with the number of requests ahead
+        of it; it may raise to give up (a Streamlit rerun does)."""
+        if self.is_small(estimate):
             yield
             return
-        cost = min(estimated_bytes(work), self.memory_budget)  # one request alone always fits
+        cost = min(estimate, self.memory_budget)  # one request alone always fits
         ticket = _Ticket(owner, cost)
         self._enter(ticket, on_wait)
         try:

@@ -42,11 +42,17 @@ MAX_EXACT_DIGITS = 60  # digits of an exact integer (or a fraction's numerator o
 PLOT_SAMPLES = 201
 PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
 
-# Admission control (explorer.admission): requests are sized before they run, as x's elements
-# times the layers' operations (the MAX_WORK measure). Measured peak: ~78 bytes per unit of
-# work (10^5 elements x 20 operations: +156 MB RSS in 0.13 s).
-BYTES_PER_WORK = 80
-SMALL_WORK = 50_000  # at most ~4 MB and a few ms: runs at once, never queued behind a heavy request
+# Admission control (explorer.admission): each request's peak memory is estimated from the parsed
+# input before it runs. Measured with one torch thread: an exploration peaks at ~300 bytes per element
+# of x plus ~60 per element-operation (10^5 elements x 4 operations: +53 MB; 7,575 x 264: +122 MB);
+# its check adds ~250 per element plus ~8 per element-operation (+25 MB and +2 MB); parsing x costs
+# ~20 bytes per character (1 MB of x: +18 MB).
+BYTES_PER_ELEMENT = 300
+BYTES_PER_ELEMENT_OPERATION = 60
+CHECK_BYTES_PER_ELEMENT = 250
+CHECK_BYTES_PER_ELEMENT_OPERATION = 8
+PARSE_BYTES_PER_CHAR = 20
+SMALL_BYTES = 4_000_000  # a request estimated below this runs at once, never queued behind a heavy one
 HEAVY_MEMORY_BYTES = 250_000_000  # estimated peak of the heavy requests running at once: one at MAX_WORK
 MAX_HEAVY_QUEUE = 6  # heavy requests waiting; one more is refused at once
 HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused

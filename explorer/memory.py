@@ -11,7 +11,9 @@ import ctypes
 import ctypes.util
 
 _M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 1 << 20  # a tensor of 10^5 float32 (400 KB) and smaller stay on the heap
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD_BYTES = 1 << 17  # a tensor of 32,768 float32 or more is mapped alone, and unmapped when freed
+ARENAS = 2  # glibc gives each thread an arena, up to 8 per core, and each keeps what it once held
 
 
 def _libc():
@@ -25,6 +27,7 @@ def _libc():
 _LIBC = _libc()
 if _LIBC is not None:
     _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    _LIBC.mallopt(_M_ARENA_MAX, ARENAS)
 
 
 def release_free_memory():

@@ -21,7 +21,7 @@ from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import presets, state
-from .admission import ADMISSION, ServerBusy
+from .admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, parse_bytes
 from .cache import cached
 from .errors import FormulaError
 from .exploration import prepare, run
@@ -78,20 +78,33 @@ def _raw_key(x_text, layers_text):
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-def admitted(work, compute, on_wait=None):
-    """compute() once admission control lets `work` run; raises ServerBusy when it refuses."""
-    with ADMISSION.admit(work, owner=_session_id(), on_wait=on_wait):
+def admitted(estimate, compute, on_wait=None):
+    """compute() once admission control lets a request of `estimate` bytes run; raises ServerBusy if it refuses."""
+    with ADMISSION.admit(estimate, owner=_session_id(), on_wait=on_wait):
         try:
             return compute()
         finally:
-            if not ADMISSION.is_small(work):
+            if not ADMISSION.is_small(estimate):
                 release_free_memory()
+
+
+def _operations(work, elements):
+    return work // max(1, elements)
 
 
 def cached_explore(x_text, layers_text, on_wait=None):
     """One exploration per input, shared by every session: texts that parse alike share one entry."""
-    prepared = cached("inputs", _raw_key(x_text, layers_text), lambda: prepare(x_text, layers_text))
-    return cached("explorations", prepared.key, lambda: admitted(prepared.work, lambda: run(prepared), on_wait))
+
+    def parse():
+        return admitted(parse_bytes(x_text, layers_text), lambda: prepare(x_text, layers_text), on_wait)
+
+    def explore_it():
+        elements = prepared.x.numel()
+        estimate = exploration_bytes(elements, _operations(prepared.work, elements))
+        return admitted(estimate, lambda: run(prepared), on_wait)
+
+    prepared = cached("inputs", _raw_key(x_text, layers_text), parse)
+    return cached("explorations", prepared.key, explore_it)
 
 
 def cached_figure(result, flat_index, reduction):
@@ -589,7 +602,9 @@ def cached_verification(result, derivation):
     usable = derivation if derivation.ok else None
 
     def check():
-        return admitted(result.work, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS))
+        elements = result.x.numel()
+        estimate = check_bytes(elements, _operations(result.work, elements))
+        return admitted(estimate, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS))
 
     return cached("views", ("verification", result.key, derivation.status), check)
 
