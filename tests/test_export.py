@@ -219,7 +219,7 @@ def test_svg_export_is_none_without_graphviz(monkeypatch):
 
 
 def test_svg_export_pipes_the_dot_source_through_graphviz(tmp_path, monkeypatch):
-    # Graphviz's dot is not on the test machines (CI installs only chromium), so a stand-in `dot` on PATH
+    # A stand-in `dot` on PATH (the real one renders in test_svg_export_renders_the_annotated_graph_with_graphviz)
     # proves the plumbing: it is called with -Tsvg and gets the DOT text, and its output is returned.
     fake = tmp_path / "dot"
     fake.write_text('#!/bin/sh\necho "<svg args=\"$*\">"; cat; echo "</svg>"\n')
