@@ -112,8 +112,7 @@ def _slope(curve, k):
 def _title(curve, reduction, k):
     """The slope first, so a narrow plot cuts the words after it, never the number."""
     if curve.own_term_only:
-        what = (f"{curve.label}'s own term of out ({reduction}) as {curve.label} varies:<br>"
-                "the other elements are inf or nan, and their sum would make out nan everywhere")
+        what = f"{curve.label}'s own term of out ({reduction}):<br>the other elements are inf or nan"
     else:
         what = f"out ({reduction}) as {curve.label} varies"
     return f"slope at the point = {_slope(curve, k):.6g}<br><sub>{what}</sub>"

@@ -363,15 +363,16 @@ def _step_lines(view, label, grad):
              f"  gradient in: d out / d ({view.title}) = {view.incoming:.6g}"]
     if view.accumulates:
         lines.append(f"  added into x.grad: x.grad at {label} = {grad:.6g}")
-        return lines
-    for edge in view.edges:
-        lines += [
-            f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g}",
-            f"    gradient out: {view.incoming:.6g} × {edge.local:.6g} = {edge.outgoing:.6g}",
-        ]
+    else:
+        for edge in view.edges:
+            lines += [
+                f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g}",
+                f"    gradient out: {view.incoming:.6g} × {edge.local:.6g} = {edge.outgoing:.6g}",
+            ]
     if view.is_chain:
         product = " × ".join(f"{f:.4g}" for f in view.factors)
-        lines.append(f"  chain rule so far: {product} = {view.running:.6g}")
+        so_far = "" if view.accumulates else " so far"
+        lines.append(f"  chain rule{so_far}: {product} = {view.running:.6g}")
     else:
         lines.append("  (a DAG: where paths meet, autograd adds their gradients)")
     return lines
