@@ -146,3 +146,13 @@ def test_markdown_text_escapes_everything_markdown_and_katex_act_on():
             shown.append(escaped[i])
             i += 1
     assert "".join(shown) == hostile
+
+
+@pytest.mark.parametrize("step, highlighted", [("3", 1), ("0", 0), ("7", 0), ("three", 0)])
+def test_a_links_backward_step_is_highlighted_on_the_first_run(step, highlighted):
+    app = run_app(reduction="mean", backward_step=step)  # the seed's mean has 6 steps
+    assert_clean(app)
+    dot = graph_dot(app)
+    assert dot.count("#ffb347") == highlighted, "only a valid step of this pass is highlighted"
+    if highlighted:
+        assert dot.count("#f6d6ff") == 2  # MeanBackward0 and the outer MulBackward0 came before PowBackward0
