@@ -162,7 +162,8 @@ def tangent_figure(curve, reduction):
         # margin holds plotly's toolbar, turned upright so that it never covers the title.
         margin={"l": 60, "r": 45, "t": 110, "b": 40},
         title={"text": _title(curve, reduction, curve.centre), "x": 0, "xref": "paper", "xanchor": "left",
-               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
+               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
+               "font": {"weight": 600}},  # set here, or a slider step redraws it in normal weight
         modebar={"orientation": "v"},
         # Fixed margins: automargin made plotly re-measure the page on every redraw (~37 ms in Chromium).
         xaxis={"title": {"text": curve.label}, "automargin": False},
