@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+REPLICAS ?= 2
 
-.PHONY: run test bench lint clean
+.PHONY: run serve test bench lint clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 
 run: $(BIN)/.runtime
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+
+# REPLICAS Streamlit processes on PORT+1.. behind nginx on PORT, sticky per browser (deploy/serve.py).
+serve: $(BIN)/.runtime
+	$(BIN)/python deploy/serve.py --replicas $(REPLICAS) --port $(PORT)
 
 test: $(BIN)/.dev
 	$(BIN)/ruff check explorer tests bench streamlit_app.py

@@ -1,6 +1,7 @@
 """Autograd graph explorer: type x and layer formulas, see PyTorch's backward pass.
 
-Layout and wiring only; everything computed lives in explorer/.
+Layout and wiring only; everything computed lives in explorer/. Sections that are
+not always needed are lazy: a closed tab or expander runs nothing and sends nothing.
 """
 
 import streamlit as st
@@ -23,40 +24,39 @@ ui.init_state()
 view = ui.view_options()
 
 st.title("Autograd graph explorer")
-st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
+if not view.present:  # a projector needs the room
+    st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
 
-edit_column, graph_column = st.columns([2, 3])
-with edit_column:
-    with st.expander("Edit x and layers", expanded=view.shows("editor") and not view.present):
-        x_text, layers_text = ui.editor()
+controls, graph_area = ui.main_columns(view)
+with controls:
+    x_text, layers_text = ui.editor(view)
     result = ui.compute(x_text, layers_text)
+    if result is not None:
+        reduction, element = ui.choose_view(result)
+        if view.shows("steps"):
+            ui.step_through(result, reduction, element)
 
 if result is not None:
-    if view.shows("forward"):
-        with edit_column:
-            ui.forward_values(result)
-    if view.shows("grads"):
-        ui.gradients(result)
-    reduction, element = ui.choose_view(result)
-    if view.shows("graph"):
-        with graph_column:
+    if graph_area is not None:
+        with graph_area:
             ui.autograd_graph(result, reduction, view.present)
-    plot_column, step_column = st.columns(2)
-    if view.shows("plot"):
-        with plot_column:
-            ui.tangent(result, reduction, element, view.present)
-    if view.shows("steps"):
-        with step_column:
-            ui.step_through(result, reduction, element)
-    if view.shows("chain") or view.shows("verify"):
-        derivation = ui.derivation_for(result)
+    for column, section in ui.row(view, ("plot", "grads" if view.shows("grads") else "forward")):
+        with column:
+            if section == "plot":
+                ui.tangent(result, reduction, element, view.present)
+            else:
+                ui.values(result, reduction, view)
     if view.shows("chain"):
-        chain_column, grads_column = st.columns([3, 2])
-        with chain_column:
-            ui.chain_rule(result, derivation, reduction, element)
-        with grads_column:
-            ui.layer_gradients(result, reduction)
+        with ui.lazy_section("The chain rule, worked out", "chain") as chain:
+            if chain.open:
+                ui.chain_rule(result, ui.derivation_for(result), reduction, element)
     if view.shows("verify"):
-        ui.verification(result, derivation)
+        with ui.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
+            if check.open:
+                ui.verification(result, ui.derivation_for(result))
     if view.shows("export"):
-        ui.exports(*st.session_state["last_good"], result)
+        with ui.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
+            if export.open:
+                ui.exports(*st.session_state["last_good"], result)
+
+ui.share_link(view)

@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 ERROR_ALERT = 1  # Alert.Format.ERROR
+WARNING_ALERT = 2  # Alert.Format.WARNING
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Run:
     graph: str = ""  # the graphviz DOT
     code: list = field(default_factory=list)  # every st.code text
     errors: list = field(default_factory=list)  # exceptions and error alerts, as text
+    alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
+    warnings: list = field(default_factory=list)  # warning alerts, as text
     messages: int = 0
     bytes: int = 0
 
@@ -39,10 +42,11 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60):
+    def __init__(self, url, timeout=60, **options):
+        """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf."""
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
-        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout)
+        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout, **options)
         self.widget_ids = {}  # user key -> Streamlit's widget id
         self.query_string = ""
         self.page_script_hash = ""
@@ -52,9 +56,13 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None):
-        """Ask for a rerun with these widget values (key -> str); wait for script_finished."""
-        message = self._rerun_message(values or {})
+    def rerun(self, values=None, raw=None):
+        """Ask for a rerun with these widget values (key -> str); wait for script_finished.
+
+        `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
+        for a text input: what a hand-made message can do.
+        """
+        message = self._rerun_message(values or {}, raw or {})
         start = time.perf_counter()
         self.ws.send_binary(message.SerializeToString())
         run = Run(seconds=0.0)
@@ -63,7 +71,7 @@ class Session:
         run.seconds = time.perf_counter() - start
         return run
 
-    def _rerun_message(self, values):
+    def _rerun_message(self, values, raw):
         message = BackMsg()
         state = message.rerun_script
         if values:
@@ -78,6 +86,10 @@ class Session:
             widget = state.widget_states.widgets.add()
             widget.id = self.widget_ids[key]
             widget.string_value = value
+        for key, (field_name, value) in raw.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.widget_ids[key]
+            setattr(widget, field_name, value)
         return message
 
     def _take(self, payload, run):
@@ -109,5 +121,9 @@ class Session:
             run.code.append(body.code_text)
         elif kind == "exception":
             run.errors.append(f"exception: {body.type}: {body.message}")
-        elif kind == "alert" and body.format == ERROR_ALERT:
-            run.errors.append("error alert: " + body.body)
+        elif kind == "alert":
+            run.alerts.append(body.body)
+            if body.format == ERROR_ALERT:
+                run.errors.append("error alert: " + body.body)
+            elif body.format == WARNING_ALERT:
+                run.warnings.append(body.body)

@@ -121,6 +121,9 @@ def headline(results):
     load = results.get("load")
     if load:
         rows += load_rows(load, "")
+    replicas = results.get("replicas")
+    if replicas:
+        rows += replica_rows(replicas)
     tangent = (edit or {}).get("after")
     if tangent:
         rows.append(("Instant tangent: websocket frames sent during slider clicks", "0",
@@ -140,6 +143,21 @@ def load_rows(load, prefix):
          f"{load['rss_peak_mb']:.0f} MB (before {load['rss_before_mb']:.0f}, after {load['rss_after_mb']:.0f}; "
          f"peak PSS {load.get('pss_peak_mb', math.nan):.0f})",
          verdict(at_most(load["rss_peak_mb"], 600))),
+    ]
+
+
+def replica_rows(replicas):
+    one, many = replicas["one_process"], replicas["behind_nginx"]
+    setups = f"1 process → {replicas['replicas']} replicas behind nginx"
+    faster = ratio(one["edits"]["p95"], many["edits"]["p95"])
+    errors = one["error_count"] + many["error_count"]
+    return [
+        (f"Replicas ({replicas['sessions']} sessions): edit p95, {setups}", "none set",
+         f"{ms(one['edits']['p95'])} → {ms(many['edits']['p95'])} ({times(faster)} lower)", "context"),
+        (f"Replicas: edits/s answered, {setups}", "none set",
+         f"{one['edit_rate']:.1f} → {many['edit_rate']:.1f} (offered {replicas['offered_rate']:.0f})", "context"),
+        ("Replicas: errors", "0", f"{errors} in {one['edits']['n'] + many['edits']['n']} edits",
+         verdict(errors == 0)),
     ]
 
 
@@ -202,6 +220,21 @@ def load_details(load):
                    f"{load['server_cpu_percent']:.0f}% of one core (its own process), errors: {errors}.")
 
 
+def replica_details(replicas):
+    rows = []
+    for label, r in (("1 process", replicas["one_process"]),
+                     (f"{replicas['replicas']} replicas behind nginx", replicas["behind_nginx"])):
+        rows.append((label, ms(r["edits"]["p50"]), ms(r["edits"]["p95"]), ms(r["edits"]["max"]), r["edits"]["n"],
+                     f"{r['edit_rate']:.1f}", ms(r["page_loads"]["p95"]), r["error_count"], f"{r['pss_mb']:.0f} MB"))
+    text = table(("setup", "edit p50", "edit p95", "edit max", "edits", "edits/s", "opening p95", "errors",
+                  "PSS after"), rows)
+    spread = ", ".join(f"{upstream}: {n}" for upstream, n in
+                       sorted(replicas["behind_nginx"].get("websockets_per_replica", {}).items())) or "n/a"
+    return text + (f"\n\n{replicas['sessions']} protocol sessions, each editing every 2-3 s "
+                   f"({replicas['offered_rate']:.0f} edits/s offered), for {replicas['one_process']['seconds']:.0f} s "
+                   f"per setup. Websockets per replica (nginx's access log): {spread}.")
+
+
 def profile_details(profile):
     if "skipped" in profile:
         return f"Profile skipped: {profile['skipped']}."
@@ -240,6 +273,9 @@ How each number is taken (details in each bench/ module's docstring):
 - **Classroom**: 29 protocol sessions and 1 Chromium page on one server, each editing every 2-3 s with a formula
   never seen before; RSS is the server plus its child processes (forked children count shared pages again: PSS
   splits them).
+- **Replicas**: 60 protocol sessions, each editing every 2-3 s with a formula never seen before, first on one
+  `streamlit run`, then through nginx on two replicas started by `deploy/serve.py` (`make serve REPLICAS=2`); the
+  sessions send no cookie, so nginx hashes each websocket on a fresh random key. PSS is the whole process tree.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
 """
@@ -268,6 +304,7 @@ def render(results, cpu, info, quick, analysis=""):
         ("server_time", "Server time per rerun (median per preset)", server_details),
         ("scale", "Scale: the two-layer seed on larger x", scale_details),
         ("load", "Classroom load", load_details),
+        ("replicas", "Replicas behind nginx (deploy/serve.py)", replica_details),
         ("profile", "Profile of an edit on the server", profile_details),
         ("profile_cached", "Profile of a cached rerun on the server", profile_details),
     )

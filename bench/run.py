@@ -5,7 +5,7 @@
     bench/run.py --only load,scale    some sections only (no BENCHMARKS.md)
     bench/run.py --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
 
-BENCH_LOAD_SECONDS sets the classroom test's length (default 60; 10 with --quick).
+BENCH_LOAD_SECONDS sets the classroom and replica tests' length (default 60; 10 with --quick).
 Raw results go to bench/out/results*.json; bench/ANALYSIS.md (the written analysis of
 the misses) is appended to BENCHMARKS.md.
 """
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cold_start  # noqa: E402
 import edit_latency  # noqa: E402
 import load  # noqa: E402
+import replicas  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
 import server_profile  # noqa: E402
@@ -61,6 +62,7 @@ SECTIONS = {
     "edit_latency": measure_edit_latency,
     "cold_start": lambda s: cold_start.run(repeats=s["cold"]),
     "load": lambda s: load.run(seconds=s["load"], baseline_edits=s["baseline"]),
+    "replicas": lambda s: replicas.run(seconds=s["load"], warm_edits=min(s["baseline"], 5)),
     "profile": lambda s: server_profile.run(APP, "app", seconds=s["profile"]),
     "profile_cached": lambda s: server_profile.run(APP, "cached", seconds=s["profile"], cached=True),
 }

@@ -66,33 +66,51 @@ class Admission:
         deadline = time.monotonic() + self.wait_seconds
         with self._changed:
             self._supersede(ticket.owner)
+            if not self._queue and self._running_bytes + ticket.cost <= self.memory_budget:
+                self._start(ticket)
+                return
             if len(self._queue) >= self.max_queue:
                 raise ServerBusy(self._busy(f"{len(self._queue)} large examples are already waiting"))
             self._queue.append(ticket)
         try:
-            while True:
+            while not self._try_start(ticket, deadline):
+                if on_wait is not None:  # outside the lock: it draws, and Streamlit may stop the run there
+                    on_wait(self._place(ticket))
                 with self._changed:
-                    if ticket.refused:
-                        raise ServerBusy(self._busy("a newer edit from this page replaced this one"))
-                    if self._queue[0] is ticket and self._running_bytes + ticket.cost <= self.memory_budget:
-                        self._queue.pop(0)
-                        self._running_bytes += ticket.cost
-                        self.running += 1
-                        self._changed.notify_all()
-                        return
-                    place = self._queue.index(ticket)
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise ServerBusy(self._busy(f"this one waited {self.wait_seconds:g} s"))
-                    self._changed.wait(min(0.5, left))
-                if on_wait is not None:
-                    on_wait(place)
+                    if not ticket.refused and not self._may_start(ticket):
+                        self._changed.wait(min(0.5, max(0.0, deadline - time.monotonic())))
         except BaseException:
             with self._changed:
                 if ticket in self._queue:
                     self._queue.remove(ticket)
                     self._changed.notify_all()
             raise
+
+    def _may_start(self, ticket):
+        return self._queue[0] is ticket and self._running_bytes + ticket.cost <= self.memory_budget
+
+    def _try_start(self, ticket, deadline):
+        """True once the ticket runs; raises ServerBusy when it never will."""
+        with self._changed:
+            if ticket.refused:
+                raise ServerBusy(self._busy("a newer edit from this page replaced this one"))
+            if self._may_start(ticket):
+                self._queue.pop(0)
+                self._start(ticket)
+                return True
+            if time.monotonic() >= deadline:
+                raise ServerBusy(self._busy(f"this one waited {self.wait_seconds:g} s"))
+            return False
+
+    def _start(self, ticket):
+        self._running_bytes += ticket.cost
+        self.running += 1
+        self._changed.notify_all()
+
+    def _place(self, ticket):
+        """How many requests are ahead of the ticket, counting those running."""
+        with self._changed:
+            return (self._queue.index(ticket) if ticket in self._queue else 0) + self.running
 
     def _supersede(self, owner):
         if owner is None:

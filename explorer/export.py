@@ -6,6 +6,11 @@ the parsed tensor. Nothing the user typed is pasted into the output.
 
 The script and the notebook share one list of sections, so their code is the
 same: the notebook's code cells, joined, are the script.
+
+The code must print the page's numbers, inf and nan included: constant parts
+are folded in float64 as explorer.forward folds them, written so that Python
+reads back the same float (a negative zero too), and a constant layer beyond
+float32's range is written as the float32 the page's conversion makes of it.
 """
 
 import math
@@ -27,6 +32,8 @@ from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
 _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 _TORCH_CALLS = {name: function.torch_path for name, function in FUNCTIONS.items()}
 
 
@@ -46,11 +53,22 @@ def _script_names(program):
     return names
 
 
-def _is_plain_constant(node):
-    """A number, pi or e, or minus one of those: Python reads it exactly as the explorer does."""
+def _is_signed_literal(node):
     if isinstance(node, Unary):
-        return _is_plain_constant(node.operand)
+        return _is_signed_literal(node.operand)
     return isinstance(node, Num) or (isinstance(node, Name) and node.id in CONSTANTS)
+
+
+def _is_plain_constant(node):
+    """A number, pi or e, or minus one of those, that Python reads exactly as the explorer does.
+
+    Not a negative zero: the explorer's -0 is the float -0.0, but Python's `-0` is
+    the integer 0, which has no sign, so `x / -0` would give inf instead of -inf.
+    """
+    if not _is_signed_literal(node):
+        return False
+    value = fold_constant(node)
+    return not (value == 0 and math.copysign(1, value) < 0)
 
 
 def _constant_code(value):
@@ -95,11 +113,27 @@ def _has_folded_constant(node):
     return any(_has_folded_constant(child) for child in children(node))
 
 
+def _float32_overflow(value):
+    """The float32 that the explorer's float64 -> float32 conversion gives for a finite value beyond float32's range.
+
+    None inside the range (and for inf and nan): there torch.full_like rounds
+    the float64 exactly as the conversion does. Beyond it full_like raises
+    instead, while the conversion gives inf, or float32's largest number for
+    a value that rounds down to it.
+    """
+    if not math.isfinite(value) or abs(value) <= _FLOAT32_MAX:
+        return None
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
 def _layer_line(layer, names):
     """`name = expression` in torch's words; a constant layer has x's shape, as in the explorer."""
     expr = to_text(_code_tree(layer.expr, names))
-    if fold_constant(layer.expr) is not None:
-        expr = f"torch.full_like(x, {expr})"
+    value = fold_constant(layer.expr)
+    if value is not None:
+        overflow = _float32_overflow(value)
+        expr = f"torch.full_like(x, {expr if overflow is None else _constant_code(overflow)})"
     return f"{names[layer.name]} = {expr}"
 
 
@@ -110,6 +144,10 @@ def _layer_comments(layer, names):
         lines.append(f"# the layer {layer.name} is {names[layer.name]} here: the script needs {layer.name} itself")
     if _has_folded_constant(layer.expr):
         lines.append(f"# {layer.name} = {to_text(layer.expr)}, with its constant parts worked out")
+    value = fold_constant(layer.expr)
+    overflow = None if value is None else _float32_overflow(value)
+    if overflow is not None:
+        lines.append(f"# {value!r} is beyond float32's range: converted as the explorer does, it is {overflow!r}")
     return lines
 
 

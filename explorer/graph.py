@@ -166,3 +166,8 @@ def annotated_dot(exploration, name, step=None):
     statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
     return with_statements(reduction.dot, statements)
 
+
+
+def fitted(source, width_inches, height_inches):
+    """The DOT scaled down, never up, to fit a box: a projector shows the whole graph without scrolling."""
+    return with_statements(source, [f'graph [size="{width_inches:g},{height_inches:g}"]'])

@@ -35,7 +35,8 @@ MAX_WORK = 2_000_000  # e.g. 100,000 elements and 20 operations, or 7,900 and 25
 # Numbers in formulas.
 MAX_LITERAL_DIGITS = 20  # digits in one numeric literal, before it is converted
 MAX_ABS_LITERAL = 1e9
-MAX_ABS_EXPONENT = 100  # a constant exponent of **
+MAX_ABS_EXPONENT = 100  # a constant exponent of **, and any exact exponent sympy builds after folding
+MAX_EXACT_DIGITS = 60  # digits of an exact integer (or a fraction's numerator or denominator) sympy builds
 
 # The plot: samples along the curve, and values drawn.
 PLOT_SAMPLES = 201
@@ -62,7 +63,18 @@ CACHE_BUDGETS = {
 }
 CACHE_BYTES = sum(CACHE_BUDGETS.values())
 
-# Symbolic maths runs in a worker process with these budgets.
+# Symbolic maths runs in persistent worker processes (explorer/symbolic_pool.py) with these budgets.
+# One derivation: the worker interrupts itself after SYMBOLIC_SECONDS (and answers "timeout", staying warm);
+# one that has not answered a grace period later (stuck in C code) is killed and replaced.
 SYMBOLIC_SECONDS = 2.0
-SYMBOLIC_MEMORY_BYTES = 1_500_000_000
+SYMBOLIC_KILL_GRACE_SECONDS = 1.0
+# The worker's address space (RLIMIT_AS), set by the worker after its imports and a warm-up derivation,
+# which leave it at ~160 MB of address space (88 MB resident) with one BLAS thread; the seed on an x of
+# 100,000 elements peaked at 175 MB.
+SYMBOLIC_MEMORY_BYTES = 300_000_000
+# Workers at once. Each session runs at most one derivation at a time, so with three workers two
+# sessions sending traps cannot take the last worker from a third.
+SYMBOLIC_WORKERS = 3
+SYMBOLIC_QUEUE_SECONDS = 30.0  # a derivation waiting longer for a worker answers "busy" (not under normal load)
+SYMBOLIC_START_SECONDS = 30.0  # a new worker that is not ready (imports, warm-up) within this is killed
 MAX_LATEX_CHARS = 5_000

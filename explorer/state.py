@@ -1,18 +1,195 @@
-"""The page's state as it travels in a link: which widgets are shared, and which sections a link hides.
+"""The page's state as it travels in a link: one typed description of every value, and its checks.
+
+A link (the URL) or a websocket message can set any of these values to anything:
+`validated` checks them all against `FIELDS` before a widget or a section reads
+them, and a bad value becomes the default, with a short notice, never an
+exception. Three ranges depend on the result (the element's label, its flat
+index, the backward step): the `*_within` helpers check those where the result
+is known, with the same checks and the same kind of notice.
 
 The widgets themselves are bound to the URL (Streamlit's bind="query-params"),
-so Streamlit reads and writes their values; this module only names them and
+so Streamlit reads and writes their values; this module also names them and
 handles the two things binding doesn't: the `hide` list and building a link.
 """
 
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-# Widget keys whose values a link carries, in the order they appear in it.
-SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
-               "present")
+from . import limits, presets
+from .language import REDUCTIONS
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
 SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "export")
+
+
+# The tabs of printed tensors, and the section whose hiding removes each.
+VALUE_TABS = {"x.grad": "grads", "Forward pass": "forward", "Layer gradients": "grads"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value a link can set: what it means, its default, and what it may hold."""
+
+    kind: type  # str, int or bool
+    default: object
+    choices: tuple = ()  # when given, the only values allowed
+    most: int = 0  # ints: the largest allowed (the least is 0); strs: the most characters (0: any length)
+    text: bool = False  # an int that its widget holds as text (a text input)
+    listed: bool = False  # a comma-separated list of `choices`
+
+
+FIELDS = {
+    "preset": Field(str, presets.DEFAULT.title, choices=tuple(presets.BY_TITLE)),
+    # x and the layers are parsed by the engine, which bounds their length and content with its own messages.
+    "x": Field(str, presets.DEFAULT.x),
+    "layers": Field(str, presets.DEFAULT.layers),
+    "reduction": Field(str, "sum", choices=tuple(REDUCTIONS)),
+    "element": Field(str, "", most=64),  # a label such as "x[0, 2]"; "" means the first element
+    # A text input, not a number input: Streamlit's number input raises on a text or an infinite value.
+    "element_index": Field(int, "0", most=limits.MAX_X_ELEMENTS - 1, text=True),
+    "plain_graph": Field(bool, False),
+    # A graph has at most a node per formula node, plus the reduction and x's AccumulateGrad.
+    "backward_step": Field(int, 0, most=limits.MAX_TOTAL_NODES + 2),
+    "present": Field(bool, False),
+    "values": Field(str, next(iter(VALUE_TABS)), choices=tuple(VALUE_TABS)),
+    "chain": Field(bool, False),
+    "verify": Field(bool, False),
+    "export": Field(bool, False),
+    "hide": Field(str, "", choices=SECTIONS, most=200, listed=True),
+}
+
+# Widget keys whose values a link carries, in the order they appear in it.
+SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
+               "present", "values", "chain", "verify", "export")
+
+SHOWN_CHARS = 40  # of a rejected value, in its notice
+MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here
+UNREADABLE = object()  # stands for a value that Streamlit could not read back; no field allows it
+
+
+class Rejected(ValueError):
+    """A value its field does not allow; the message ends a notice."""
+
+
+def shown(value):
+    """A short picture of a value from outside, for a notice: never the whole of a huge text or number."""
+    if value is UNREADABLE:
+        text = "(unreadable)"
+    elif isinstance(value, str):
+        text = repr(value[: SHOWN_CHARS + 1])
+    elif isinstance(value, int) and value.bit_length() > 64:  # repr of a 10**5000 raises
+        text = f"(a {value.bit_length():,}-bit number)"
+    elif isinstance(value, (int, float, type(None))):
+        text = repr(value)
+    else:
+        text = f"(a {type(value).__name__})"
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+def whole_number(value, most):
+    """An int in 0..most from an int or a decimal text: never a bool, a float or a text of a thousand digits."""
+    if isinstance(value, str):
+        digits = value.strip()
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_DIGITS:
+            value = int(digits)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Rejected(f"is not a whole number from 0 to {most:,}")
+    if not 0 <= value <= most:
+        raise Rejected(f"is outside 0 to {most:,}")
+    return value
+
+
+def _flag(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise Rejected("is not true or false")
+
+
+def _text(value, field):
+    if not isinstance(value, str):
+        raise Rejected("is not a text")
+    if field.most and len(value) > field.most:
+        raise Rejected(f"is longer than {field.most} characters")
+    if field.listed:  # the known names are kept; validated() notes the others
+        names = [name.strip() for name in value.split(",")]
+        return ",".join(name for name in field.choices if name in names)
+    if field.choices and value not in field.choices:
+        raise Rejected("is not one of the choices")
+    return value
+
+
+def checked(key, value):
+    """`value` as the page holds it, if FIELDS[key] allows it; else Rejected."""
+    field = FIELDS[key]
+    if field.kind is bool:
+        return _flag(value)
+    if field.kind is int and field.text:
+        if not isinstance(value, str):  # its text input would fail to send anything else back to the page
+            raise Rejected("is not a text")
+        return str(whole_number(value, field.most))
+    if field.kind is int:
+        return whole_number(value, field.most)
+    return _text(value, field)
+
+
+def validated(values):
+    """Every value from outside, checked: (clean values, notices). A bad value becomes its default.
+
+    `values` maps keys of FIELDS (others are ignored) to what a link or a message set. The clean
+    values are in the form the page holds them (an int held as text stays text); `notices` maps
+    each rejected key to one short line saying what was wrong and what is used instead.
+    """
+    clean, notices = {}, {}
+    for key, value in values.items():
+        if key not in FIELDS:
+            continue
+        try:
+            clean[key] = checked(key, value)
+        except Rejected as rejected:
+            clean[key] = FIELDS[key].default
+            notices[key] = f"{key} {shown(value)} {rejected}: using {shown(FIELDS[key].default)}."
+            continue
+        if FIELDS[key].listed and len(clean[key]) != len(value.strip()):
+            unknown = [name.strip() for name in value.split(",") if name.strip() not in FIELDS[key].choices]
+            if any(unknown):
+                notices[key] = (f"{key}: {shown(', '.join(unknown))} is not a section; the sections are "
+                                + ", ".join(FIELDS[key].choices) + ".")
+    return clean, notices
+
+
+# ---------------------------------------------------------------- ranges known once the result is
+
+
+def index_within(value, count):
+    """The flat index `value` names in an x of `count` elements: (index, notice or None); 0 if it names none."""
+    if value in (None, ""):  # an empty box: the first element, as its placeholder says
+        return 0, None
+    try:
+        return whole_number(value, count - 1), None
+    except Rejected as rejected:
+        return 0, f"Element {shown(value)} {rejected} (x has {count:,} elements): showing element 0."
+
+
+def label_within(value, labels):
+    """The position of the element labelled `value`: (position, notice or None); the first if it is not one."""
+    if isinstance(value, str) and value in labels:
+        return labels.index(value), None
+    if value in (None, FIELDS["element"].default):
+        return 0, None
+    return 0, f"x has no element {shown(value)}: showing {labels[0]}."
+
+
+def step_within(value, steps):
+    """The backward step `value` names among `steps`: (step, notice or None); 0, the whole pass, if none."""
+    try:
+        return whole_number(value, steps), None
+    except Rejected as rejected:
+        return 0, f"Backward step {shown(value)} {rejected} (this pass has {steps} steps): showing the whole pass."
+
+
+# ---------------------------------------------------------------- links
 
 
 def parse_hidden(value):
@@ -29,8 +206,12 @@ def _url_value(value):
 
 
 def share_link(page_url, values, hidden=()):
-    """A link to `page_url` holding `values` (widget key -> value) and the hidden sections."""
-    params = [(key, _url_value(values[key])) for key in SHARED_KEYS if values.get(key) not in (None, "")]
+    """A link to `page_url` holding `values` (widget key -> value) and the hidden sections.
+
+    A value at its default is left out, to keep the link short, except x and the layers: a link
+    always names its own example."""
+    params = [(key, _url_value(values[key])) for key in SHARED_KEYS
+              if values.get(key) not in (None, "") and (key in ("x", "layers") or values[key] != FIELDS[key].default)]
     if hidden:
         params.append(("hide", ",".join(section for section in SECTIONS if section in hidden)))
     scheme, netloc, path, _, _ = urlsplit(page_url or "")

@@ -12,43 +12,50 @@ lot of both (measured: `(tan(8**((x**x/(pi-sqrt(sigmoid(x))))**(-59)))**x)**x`
 takes 13.8 s to build, `x/sin(pi)` sent diff past 20 s, and
 `abs(tan(sigmoid(tan((x+4.235)**(-0.042))*sigmoid(x)))**7)` printed 1.1 MB of
 LaTeX through sympy's complex-valued Abs; RealAbs below brings it to 1 KB).
-So `symbolic_derivation` runs `describe` in a worker process with a time limit
-and an address-space limit, and always returns a Derivation.
+And sympy folds what it builds: `0*x + 2000` becomes an exact 2000, so
+`(x+1)**(0*x+2000)` and, through constant layers, `a**a` with a = 99 get past
+the parser's exponent limit. to_sympy and substitute hold what sympy builds,
+after its folding, to limits.MAX_ABS_EXPONENT and limits.MAX_EXACT_DIGITS.
 
-The worker is forked, per call, from a "forkserver" process that imported
-this module (and with it torch and sympy) once. Measured on a 2-CPU Linux VM
-(Python 3.11, torch 2.13, sympy 1.14): the first call, which starts the
-forkserver, takes 2-3 s; each later call forks a worker and derives the
-notebooks' seed in 0.06-0.2 s (x of 100,000 elements: 0.2 s); a trap that
-times out returns after 2.0 s. A "spawn" worker per call would pay the imports
-every time (2.4-5 s). A fresh process per call also needs no restart logic
-after a kill, and the multi-threaded Streamlit server itself is never forked.
+So `symbolic_derivation` sends the tree, as JSON, to one of a few warm worker
+processes (`python -m explorer.symbolic_worker`, see explorer/symbolic_pool.py):
+sympy and numpy only, an address space capped at limits.SYMBOLIC_MEMORY_BYTES,
+an alarm at limits.SYMBOLIC_SECONDS, and a kill a grace period later. Each
+session runs one derivation at a time, and sessions take turns.
+
+Measured on the shared 2-CPU VM (Python 3.11, sympy 1.14, three workers, other
+engineers' jobs running): a worker is ready 1.6-2.1 s after it starts (three at
+once: 5.6-6.1 s), at ~160 MB of address space and 88 MB resident; with the
+pool warm, the notebooks' seed (`y = 3*x + 2`, `z = 2*y**2` on a 2x3 x) takes
+7-28 ms (p50 15-19 ms) from call to Derivation, and 0.13-0.19 s on an x of
+100,000 elements (peak 175 MB of address space); a trap answers "timeout"
+after 2.00-2.03 s and the same worker then serves the seed in 13-25 ms; the
+folding traps above answer "too_large" in 3-36 ms; with two sessions looping
+traps, a third session's derivations came back in 0.02-0.44 s.
 """
 
-import io
 import math
-import multiprocessing
-import multiprocessing.forkserver
 import operator
-import os
-import resource
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
 
 import numpy as np
 import sympy
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from . import limits
+from . import limits, wire
+from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
+from .symbolic_pool import Pool
 from .tree import Binary, Name, Num, Unary, names_used, to_text, walk
+
+__all__ = ["Derivation", "LayerMath", "ReductionMath", "describe", "start_worker", "symbolic_derivation"]
 
 _SYMPY_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 _MAX_NODES = 2_000  # bigger than this, an expression can't print within limits.MAX_LATEX_CHARS
 _MAX_FACTOR_NODES = 100  # factoring helps short expressions read like the notebooks; on long ones it is slow
+_MAX_FACTOR_DEGREE = 12  # and on high powers: factoring 100(x + 1)^99 + 1 expands it, 1.5 s for nothing
 
 
 class TooLarge(Exception):
@@ -63,10 +70,11 @@ class Undefined(Exception):
 
 
 def _number(value):
-    """Integers and short fractions stay exact (3, 1/2), so factoring works; other values are floats (4.235)."""
-    if not math.isfinite(value):
-        return sympy.Float(value)  # oo or nan, refused later as undefined
-    if value.is_integer() and abs(value) < 2**53:
+    """Integers and short fractions stay exact (3, 1/2), so factoring works; other values are floats (4.235,
+    and 1e100: a float past 2**53 is no exact integer, and an exact 10**100 would be refused as too large)."""
+    if not math.isfinite(value) or abs(value) >= 2**53:
+        return sympy.Float(value)  # oo or nan are refused later as undefined
+    if value.is_integer():
         return sympy.Integer(int(value))
     fraction = Fraction(value).limit_denominator(20)
     if float(fraction) == value:
@@ -110,6 +118,51 @@ def _call(fn, argument):
     return RealAbs(argument) if fn == "abs" else FUNCTIONS[fn].sympy(sympy, argument)
 
 
+def _digits(number):
+    """Decimal digits of an exact number's numerator or denominator, whichever is longer (from bit lengths:
+    str() of a huge integer is slow, and refused past 4,300 digits)."""
+    return max(abs(number.p).bit_length(), number.q.bit_length()) * math.log10(2)
+
+
+def _bounded_exponent(exponent):
+    return exponent.is_Number and exponent.is_finite
+
+
+def _check_power(base, exponent):
+    """Before sympy builds base**exponent, which it folds: (x+1)**(0*x+2000) would build a 2000th power, and
+    99**99**99 an integer tower. An exact exponent stays within ±MAX_ABS_EXPONENT, and an exact result
+    within MAX_EXACT_DIGITS (sympy also raises a product's coefficient: (10**30*x)**3 = 10**90*x**3)."""
+    if not _bounded_exponent(exponent):
+        return
+    if abs(exponent) > limits.MAX_ABS_EXPONENT:
+        raise TooLarge(f"it builds a power with exponent {_short(exponent)}, outside ±{limits.MAX_ABS_EXPONENT}")
+    coefficients = [base] if base.is_Rational else [arg for arg in base.args if arg.is_Rational] if base.is_Mul else []
+    if exponent.is_Integer and any(_digits(c) * abs(int(exponent)) > limits.MAX_EXACT_DIGITS for c in coefficients):
+        raise TooLarge(f"it builds an exact number of more than {limits.MAX_EXACT_DIGITS} digits")
+
+
+def _check_built(expr):
+    """What sympy built after its own folding, at the top and one level down (the levels an operation
+    rewrites): exact numbers within MAX_EXACT_DIGITS, exact exponents within ±MAX_ABS_EXPONENT
+    ((x**60)**2 folds into x**120). Every operand was checked when it was built."""
+    for part in (expr, *expr.args):
+        if part.is_Rational and _digits(part) > limits.MAX_EXACT_DIGITS:
+            raise TooLarge(f"it builds an exact number of more than {limits.MAX_EXACT_DIGITS} digits")
+        if part.is_Pow and _bounded_exponent(part.exp) and abs(part.exp) > limits.MAX_ABS_EXPONENT:
+            raise TooLarge(f"it builds a power with exponent {_short(part.exp)}, outside ±{limits.MAX_ABS_EXPONENT}")
+    return expr
+
+
+def _short(number):
+    return "of more than 20 digits" if number.is_Rational and _digits(number) > 20 else str(number)
+
+
+def _operate(op, left, right):
+    if op == "**":
+        _check_power(left, right)
+    return _check_built(_SYMPY_OPS[op](left, right))
+
+
 def to_sympy(node, symbols):
     """A formula tree as a sympy expression; `symbols` maps x and layer names to sympy symbols."""
     if _has_power(node) and _is_constant(node):
@@ -126,8 +179,30 @@ def to_sympy(node, symbols):
         operand = to_sympy(node.operand, symbols)
         return -operand if node.op == "-" else operand
     if isinstance(node, Binary):
-        return _SYMPY_OPS[node.op](to_sympy(node.left, symbols), to_sympy(node.right, symbols))
-    return _call(node.fn, to_sympy(node.arg, symbols))
+        return _operate(node.op, to_sympy(node.left, symbols), to_sympy(node.right, symbols))
+    return _check_built(_call(node.fn, to_sympy(node.arg, symbols)))
+
+
+def substitute(expr, mapping):
+    """expr.xreplace(mapping), rebuilt under to_sympy's checks. Writing a layer in x folds again: with
+    a = 0*x + 99, the layer b = a**a is the harmless a**a until a becomes 99."""
+    rebuilt = {}
+
+    def rebuild(node):
+        if node in mapping:
+            return mapping[node]
+        if not node.args or node in rebuilt:
+            return rebuilt.get(node, node)
+        args = [rebuild(arg) for arg in node.args]
+        result = node
+        if any(new is not old for new, old in zip(args, node.args, strict=True)):
+            if node.is_Pow:
+                _check_power(*args)
+            result = _check_built(node.func(*args))
+        rebuilt[node] = result
+        return result
+
+    return rebuild(expr)
 
 
 # ---------------------------------------------------------------- the calculus
@@ -167,10 +242,15 @@ def _check_size(expr, what):
         raise TooLarge(f"{what} has more than {_MAX_NODES:,} parts")
 
 
+def _has_high_power(expr):
+    powers = expr.atoms(sympy.Pow)
+    return any(power.exp.is_Number and abs(power.exp) > _MAX_FACTOR_DEGREE for power in powers)
+
+
 def readable(expr):
     """sympy's own form or its factored form, whichever is shorter; a tie (or one step more) goes to the
     factored form, as the notebooks write 12(3x + 2) rather than 36x + 24."""
-    if expr.has(sympy.Float) or _size_exceeds(expr, _MAX_FACTOR_NODES):
+    if expr.has(sympy.Float) or _size_exceeds(expr, _MAX_FACTOR_NODES) or _has_high_power(expr):
         return expr  # factoring floats gives 8.47(0.236x + 1.0)
     try:
         factored = sympy.factor(expr)
@@ -216,11 +296,12 @@ def derive(program):
         local = tuple(readable(sympy.diff(formula, symbols[name])) for name in inputs)
         in_terms_of_x = {symbols[name]: in_x[name] for name in inputs}
         # The chain rule, once per input: d layer/dx = sum over inputs n of (d layer/d n) · (d n/dx).
-        total = sympy.Add(*(d.xreplace(in_terms_of_x) * d_dx[name] for d, name in zip(local, inputs, strict=True)))
+        paths = (substitute(d, in_terms_of_x) * d_dx[name] for d, name in zip(local, inputs, strict=True))
+        total = _check_built(sympy.Add(*paths))
         _check_size(total, f"d{layer.name}/dx")
         symbol = sympy.Symbol(layer.name, real=True)
         symbols[layer.name] = symbol
-        in_x[layer.name] = formula.xreplace(in_terms_of_x)
+        in_x[layer.name] = substitute(formula, in_terms_of_x)
         d_dx[layer.name] = readable(total)
         layers.append(LayerCalculus(layer.name, symbol, formula, inputs, local, d_dx[layer.name]))
     return Calculus(x, tuple(layers))
@@ -308,34 +389,6 @@ def _equation(parts):
     return _capped(" = ".join(kept))
 
 
-@dataclass(frozen=True)
-class LayerMath:
-    name: str
-    formula: str  # "z = 2 y^{2}"
-    local: tuple  # one per input read directly: "\frac{dz}{dy} = 4 y"
-    chain: str  # "\frac{dz}{dx} = \frac{dz}{dy} \cdot \frac{dy}{dx} = 4 y \cdot 3 = 12 \left(3 x + 2\right)"
-    derivative: str  # the chain's last part: "12 \left(3 x + 2\right)"
-
-
-@dataclass(frozen=True)
-class ReductionMath:
-    name: str  # "sum", "mean" or "ones_like"
-    latex: str  # "\frac{\partial \mathrm{out}}{\partial x_{i}} = ... = 2 \left(3 x_{i} + 2\right)"
-    values: object  # d out / d x_i at every element: nested lists of floats shaped like x (a float if x is)
-
-
-@dataclass(frozen=True)
-class Derivation:
-    status: str  # "ok", "timeout", "too_large" or "error"
-    message: str  # why there is no symbolic answer; "" when ok
-    layers: tuple = ()  # of LayerMath
-    reductions: dict = field(default_factory=dict)  # "sum" / "mean" / "ones_like" -> ReductionMath, when ok
-
-    @property
-    def ok(self):
-        return self.status == "ok"
-
-
 def _layer_math(layer, calculus, show):
     """The layer's formula, its local derivatives, and the chain rule: the rule, its factors, its value."""
     derivatives = {item.name: item.derivative for item in calculus.layers}
@@ -373,7 +426,8 @@ def _reduction_math(calculus, reduction, x_values, show):
     parts = _reduction_start(reduction, name_latex(calculus.output.name), w)
     parts += [w + show.factor(derivative, left=False) if w else show(derivative), show(expr)]
     values = evaluate(expr, calculus.x, x_values)
-    return ReductionMath(reduction, _equation(parts), values.tolist())
+    values.setflags(write=False)  # a derivation may be cached and shared by every session
+    return ReductionMath(reduction, _equation(parts), values)
 
 
 def describe(program, x_values):
@@ -394,110 +448,50 @@ def describe(program, x_values):
         return Derivation("error", f"sympy could not derive this: {type(error).__name__}: {error}"[:500])
 
 
-# ---------------------------------------------------------------- the bounded worker
 
 
-# The forkserver imports these once, so each worker forked from it starts with them loaded: this module
-# (torch and sympy with it), and what sympy imports lazily on first use (Add's flattening loads
-# sympy.tensor, lambdify loads numpy's submodules), which would cost every worker ~0.25 s. Names that
-# don't import are skipped by multiprocessing.
-_PRELOAD = [__name__, "sympy.tensor.tensor", "sympy.combinatorics", "sympy.codegen"]
-_PRELOAD += [f"numpy.{name}" for name in ("testing", "f2py", "ma", "random", "fft", "polynomial", "ctypeslib")]
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(_PRELOAD)
+# ---------------------------------------------------------------- the bounded workers
 
 
-class _PopenWithoutMain(popen_forkserver.Popen):
-    """The forkserver launch of Python 3.11-3.13, minus the parent's __main__.
-
-    Under `streamlit run`, __main__ is the app script (Streamlit installs it
-    there), and multiprocessing re-runs __main__ in every new worker: each
-    symbolic derivation was re-running the whole page first, about a second.
-    The worker needs only this module, which the forkserver preloads.
-    """
-
-    def _launch(self, process_obj):
-        prep_data = spawn.get_preparation_data(process_obj._name)
-        prep_data.pop("init_main_from_path", None)
-        prep_data.pop("init_main_from_name", None)
-        buf = io.BytesIO()
-        context.set_spawning_popen(self)
-        try:
-            reduction.dump(prep_data, buf)
-            reduction.dump(process_obj, buf)
-        finally:
-            context.set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
-        _parent_w = os.dup(w)  # as in the stdlib: the child watches it to see its parent die
-        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
-        with open(w, "wb", closefd=True) as f:
-            f.write(buf.getbuffer())
-        self.pid = forkserver.read_signed(self.sentinel)
-
-
-class _Worker(_CONTEXT.Process):
-    @staticmethod
-    def _Popen(process_obj):
-        return _PopenWithoutMain(process_obj)
-
-_SLOTS = threading.BoundedSemaphore(2)  # workers at once, each allowed SYMBOLIC_MEMORY_BYTES
+_POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS)
 
 
 def start_worker():
-    """Start the forkserver now, so the first derivation doesn't wait ~2 s for its imports. Optional."""
-    multiprocessing.forkserver.ensure_running()
+    """Start the worker pool in the background now, so the first derivation finds a warm worker
+    rather than waiting ~1-2 s for one to import sympy. Returns at once; calling it again is harmless."""
+    _POOL.warm_up()
 
 
-def _limit_resources():
-    memory = limits.SYMBOLIC_MEMORY_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    # A backstop for a parent that dies before it can kill us: the kernel stops us after this much CPU.
-    seconds = math.ceil(limits.SYMBOLIC_SECONDS) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _work(program, x_values, connection):
-    _limit_resources()
-    connection.send(describe(program, x_values))
-    connection.close()
-
-
-def _plain(x_values):
-    """x as nested lists of floats (or one float), the only form that crosses to the worker."""
+def _float64(x_values):
+    """x as a float64 numpy array (0-d for a number), the only form of x that crosses to the worker."""
     if hasattr(x_values, "detach"):
         x_values = x_values.detach().cpu().double().numpy()
-    return np.asarray(x_values, dtype=np.float64).tolist()
+    return np.asarray(x_values, dtype=np.float64)
 
 
-def symbolic_derivation(program, x_values):
-    """describe(program, x_values) in a worker limited to limits.SYMBOLIC_SECONDS and
-    limits.SYMBOLIC_MEMORY_BYTES. x_values: a tensor, an array or nested lists. Never raises, never hangs."""
-    if not _SLOTS.acquire(timeout=limits.SYMBOLIC_SECONDS):
-        return Derivation("timeout", "the symbolic worker is busy with other pages; try again")
+def symbolic_derivation(program, x_values, owner=None):
+    """describe(program, x_values), computed in a worker process limited to limits.SYMBOLIC_SECONDS and
+    limits.SYMBOLIC_MEMORY_BYTES. x_values: a tensor, an array, nested lists or a number. `owner` (a
+    session id) runs one derivation at a time and takes turns with other owners; every caller that
+    passes None shares one turn. Never raises, never hangs: every status but "busy" depends on the
+    formula and x alone (and, near the time limit, on the machine's load), so it may be cached."""
     try:
-        return _run_worker(program, _plain(x_values))
+        request = {"program": wire.program_to_plain(program), "x": wire.array_to_plain(_float64(x_values))}
+        seconds = limits.SYMBOLIC_SECONDS + limits.SYMBOLIC_KILL_GRACE_SECONDS
+        outcome = _POOL.run(owner, wire.dumps(request), seconds, limits.SYMBOLIC_QUEUE_SECONDS)
+        return _derivation(outcome)
     except Exception as error:  # starting a process can fail (no memory, too many processes)
         return Derivation("error", f"the symbolic worker could not run: {type(error).__name__}: {error}"[:500])
-    finally:
-        _SLOTS.release()
 
 
-def _run_worker(program, x_values):
-    receiver, sender = _CONTEXT.Pipe(duplex=False)
-    process = _Worker(target=_work, args=(program, x_values, sender), daemon=True)
-    try:
-        try:
-            process.start()  # returns once the worker exists: the budget starts now
-        finally:
-            sender.close()  # the worker holds the only other end, so its death reads as EOF
-        if not receiver.poll(limits.SYMBOLIC_SECONDS):
-            seconds = limits.SYMBOLIC_SECONDS
-            return Derivation("timeout", f"too large to show symbolically: sympy needed more than {seconds:g} s")
-        return receiver.recv()
-    except EOFError:  # the worker died without answering: its memory limit, most likely
+def _derivation(outcome):
+    if outcome.kind == "answer":
+        return wire.derivation_from_plain(wire.loads(outcome.line))
+    if outcome.kind == "timeout":  # the worker did not stop itself, and was killed
+        return timed_out()
+    if outcome.kind == "died":  # its memory cap, most likely: a MemoryError it could not even answer
         return Derivation("too_large", "too large to show symbolically: sympy ran out of its memory budget")
-    finally:
-        process.kill()
-        process.join()
-        receiver.close()
+    if outcome.kind == "busy":
+        seconds = limits.SYMBOLIC_QUEUE_SECONDS
+        return Derivation("busy", f"every symbolic worker stayed busy for {seconds:g} s; try again")
+    return Derivation("error", outcome.reason or "the symbolic worker could not run")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import presets, state
@@ -25,6 +26,7 @@ from .cache import cached
 from .errors import FormulaError
 from .exploration import prepare, run
 from .export import dot_export, export_notebook, export_script, forward_code, svg_export
+from .graph import fitted
 from .language import REDUCTIONS
 from .memory import release_free_memory
 from .plot import element_label, tangent_curve, tangent_figure
@@ -41,8 +43,13 @@ URL = "query-params"  # every keyed widget lives in the URL, so a link is the wh
 MAX_ELEMENT_CHOICES = 64
 
 
-def drawn_safely(draw):
-    """A section that fails shows a short error and the rest of the page goes on: never a traceback."""
+def drawn_safely(draw=None, *, fallback=None):
+    """A section that fails shows a short error and the rest of the page goes on: never a traceback.
+
+    A section whose answer the page needs names the answer to go on with: @drawn_safely(fallback=...).
+    """
+    if draw is None:
+        return functools.partial(drawn_safely, fallback=fallback)
 
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
@@ -51,7 +58,7 @@ def drawn_safely(draw):
         except Exception:  # Streamlit's rerun and stop signals are BaseExceptions and pass through
             logging.getLogger(__name__).exception("section %s failed", draw.__name__)
             st.error(f"This part of the page ({draw.__name__.replace('_', ' ')}) failed for this input.")
-            return None
+            return fallback
 
     return wrapper
 
@@ -104,10 +111,18 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p,
 [data-testid="stMain"] input, [data-testid="stMain"] textarea { font-size: 1.3rem; }
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.15rem; }
-[data-testid="stMain"] h1 { font-size: 3rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
+[data-testid="stMain"] .katex { font-size: 1.5em; }
+[data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stTab"] p { font-size: 1.3rem; }
+[data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
 </style>"""
 
+
+# The graph's box in presentation mode: beside the step-through in a 1024x768 projector screen.
+PRESENTATION_GRAPH_INCHES = (5.4, 6.2)
 
 MAX_LINK_CHARS = 16_000  # browsers and proxies cut long URLs; Streamlit ignores query strings over 512 KiB
 
@@ -122,54 +137,142 @@ class View:
 
 
 def view_options():
-    """The sidebar: presentation mode and the link that reproduces this view."""
+    """Presentation mode and the sections a link hides; an unknown section name gets a one-line notice."""
     hidden = state.parse_hidden(st.query_params.get("hide"))
     with st.sidebar:
         present = st.toggle("Presentation mode", key="present", bind=URL, help="Large type for a projector.")
         st.caption(
             "Add `hide=` to a link to hide sections, comma-separated: " + ", ".join(state.SECTIONS) + "."
         )
-        values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
-        st.markdown("**Link to this view**")
-        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
-        link = state.share_link(st.context.url, values, hidden) if typed <= MAX_LINK_CHARS else ""
-        if link and len(link) <= MAX_LINK_CHARS:
-            st.code(link, language=None, wrap_lines=True)
-        else:
-            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
     if present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     return View(bool(present), hidden)
 
 
+def share_link(view):
+    """The sidebar's link to this view, drawn last so it holds every widget's value from this run."""
+    values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
+    with st.sidebar:
+        st.markdown("**Link to this view**")
+        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
+        link = state.share_link(st.context.url, values, view.hidden) if typed <= MAX_LINK_CHARS else ""
+        if link and len(link) <= MAX_LINK_CHARS:
+            st.code(link, language=None, wrap_lines=True)
+        else:
+            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
+
+
+def main_columns(view):
+    """The controls beside the graph; the whole width for the controls when the graph is hidden."""
+    if not view.shows("graph"):
+        return st.container(), None
+    return st.columns([2, 3])
+
+
+def row(view, sections):
+    """A column for each section of `sections` the view shows, side by side: hidden ones leave no gap."""
+    shown = [section for section in sections if view.shows(section)]
+    return zip(st.columns(len(shown)) if shown else [], shown, strict=True)
+
+
+def lazy_section(label, key):
+    """A folded section whose content runs only while it is open; open or closed is in the URL."""
+    return st.expander(label, key=key, on_change="rerun", bind=URL)
+
 
 def load_preset():
-    preset = presets.BY_TITLE[st.session_state["preset"]]
+    """The chosen example's x and layers. A message can name any title: init_state says so, this does nothing."""
+    title = _session_value("preset")
+    preset = presets.BY_TITLE.get(title) if isinstance(title, str) else None
+    if preset is None:
+        return
     st.session_state["x"] = preset.x
     st.session_state["layers"] = preset.layers
     st.session_state["backward_step"] = 0
 
 
+NOTICES_KEY = "state_notices"  # notices kept across the rerun that a fixed link takes
+
+
+def _session_value(key):
+    """A session value, or state.UNREADABLE if Streamlit cannot read back what a message sent for it."""
+    try:
+        return st.session_state.get(key)
+    except Exception:  # a widget's deserializer, meeting a value of the wrong type
+        return state.UNREADABLE
+
+
+def _current(key):
+    """The value the page is about to use for `key`: its session value, else the link's (a widget's first run)."""
+    value = _session_value(key)
+    return st.query_params.get(key) if value is None else value
+
+
+def _outside_values():
+    """The values the page is about to use, and the keys whose value is the link's."""
+    values = {key: _current(key) for key in state.FIELDS}
+    from_link = {key for key in values if _session_value(key) is None and key in st.query_params}
+    return {key: value for key, value in values.items() if value is not None}, from_link
+
+
+def _dropped_from_link(key):
+    """Take a bad value out of the link; False if Streamlit owns that parameter now (a bound widget's)."""
+    try:
+        del st.query_params[key]
+    except StreamlitAPIException:
+        return False
+    return True
+
+
 def init_state():
-    st.session_state.setdefault("preset", presets.DEFAULT.title)
-    st.session_state.setdefault("x", presets.DEFAULT.x)
-    st.session_state.setdefault("layers", presets.DEFAULT.layers)
+    """Check every value a link or a message set before any widget reads it, then fill in the first example.
+
+    Streamlit seeds a bound widget from the link the run began with, so a bad value in the link is
+    taken out of it and the run begins again; a bad value in the session is replaced in place.
+    """
+    values, from_link = _outside_values()
+    clean, rejected = state.validated(values)
+    relink = False
+    for key in rejected:
+        if key == "hide" and key in from_link:  # keep the sections it names rightly
+            st.query_params["hide"] = clean["hide"]
+        elif key in from_link and _dropped_from_link(key):
+            relink = relink or key != "hide"  # nothing seeds from `hide`: view_options reads the fixed link
+        else:
+            st.session_state[key] = state.FIELDS[key].default
+    notices = [*st.session_state.pop(NOTICES_KEY, []), *rejected.values()]
+    if relink:
+        st.session_state[NOTICES_KEY] = notices
+        st.rerun()
+    for notice in notices:
+        st.warning(markdown_text(notice))
+    # The editor compares these before its widgets read the link. A link naming only an example gets its formulas.
+    example = presets.BY_TITLE.get(clean.get("preset"), presets.DEFAULT)
+    first = {"preset": example.title, "x": example.x, "layers": example.layers}
+    for key in ("preset", "x", "layers"):
+        st.session_state.setdefault(key, clean.get(key, first[key]))
 
 
 # ---------------------------------------------------------------- editor
 
 
-def editor():
-    """Preset, x and layers; returns the two texts."""
-    # Options are the titles themselves: a bound widget writes its shown label into the URL.
-    title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
-    preset = presets.BY_TITLE[title]
-    if st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
-        st.caption(preset.note)
-    x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
-    layers_text = st.text_area(
-        "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
-    )
+@drawn_safely(fallback=(presets.DEFAULT.x, presets.DEFAULT.layers))
+def editor(view):
+    """Preset, x and layers; returns the two texts. Hidden by a link, it draws nothing and the link's texts rule."""
+    if not view.shows("editor"):
+        return st.session_state["x"], st.session_state["layers"]
+    with st.expander("Edit x and layers", expanded=not view.present):
+        # Options are the titles themselves: a bound widget writes its shown label into the URL.
+        title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
+        preset = presets.BY_TITLE.get(title) if isinstance(title, str) else None
+        if preset and st.session_state["x"] == preset.x and st.session_state["layers"] == preset.layers:
+            st.caption(preset.note)
+        elif preset:
+            st.button("Reset to this example", on_click=load_preset, key="reset")
+        x_text = st.text_input("x (a number or nested list)", key="x", bind=URL)
+        layers_text = st.text_area(
+            "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
+        )
     return x_text, layers_text
 
 
@@ -178,8 +281,8 @@ def compute(x_text, layers_text):
     status = st.empty()  # says "queued" while admission control holds a large example back
 
     def queued(place):
-        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one…" if place else
-                    "Queued: this large example runs next…")
+        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
+                    f"Small examples are not held up.")
 
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
@@ -239,9 +342,20 @@ def _forward_text(result):
     return "\n".join(lines)
 
 
+def values(result, reduction, view):
+    """The printed tensors, one tab at a time: only the open tab is computed and sent."""
+    labels = [label for label, section in state.VALUE_TABS.items() if view.shows(section)]
+    tabs = st.tabs(labels, key="values", on_change="rerun", bind=URL)
+    for label, tab in zip(labels, tabs, strict=True):
+        if tab.open:
+            with tab:
+                {"x.grad": gradients, "Forward pass": forward_values, "Layer gradients": layer_gradients}[label](
+                    result, reduction
+                )
+
+
 @drawn_safely
-def forward_values(result):
-    st.subheader("Forward pass")
+def forward_values(result, reduction=None):
     text = cached("views", ("forward_text", result.key), lambda: _forward_text(result))
     # No wrap_lines: a soft wrap may fall inside a number (after the '-' of "e-01"); a long line scrolls.
     st.code(text, language="python")
@@ -263,13 +377,10 @@ def _gradient_texts(result):
 
 
 @drawn_safely
-def gradients(result):
-    st.subheader("x.grad, three ways to start backward")
+def gradients(result, reduction=None):
     texts = _gradient_texts(result)
-    for column, name in zip(st.columns(3), REDUCTIONS, strict=True):
-        with column:
-            st.markdown(f"**{name}**")
-            st.code(texts[name], language="python")  # no wrap_lines: it may break a number
+    for name in REDUCTIONS:  # one above the other: side by side, a tensor's rows broke inside numbers
+        st.code(texts[name], language="python")
     if result.scalar_output:
         st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
     else:
@@ -282,9 +393,11 @@ def gradients(result):
 # ---------------------------------------------------------------- explore one element
 
 
+@drawn_safely(fallback=("sum", 0))
 def choose_view(result):
-    """The reduction and the element that the plot, the graph and the step-through look at."""
-    left, right = st.columns(2)
+    """The reduction and the element that the plot, the graph and the step-through look at, one above the other:
+    side by side, a narrow column cut "ones_like" off."""
+    left, right = st.container(), st.container()
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
@@ -294,14 +407,19 @@ def choose_view(result):
     with right:
         if count <= MAX_ELEMENT_CHOICES:
             labels = [element_label(shape, i) for i in range(count)]
-            if st.session_state.get("element") not in labels:
-                st.session_state["element"] = labels[0]
-            index = labels.index(st.selectbox("Element of x", labels, key="element", bind=URL))
+            index, notice = state.label_within(_current("element"), labels)
+            if labels[index] != st.session_state.get("element"):
+                st.session_state["element"] = labels[index]
+            index, _ = state.label_within(st.selectbox("Element of x", labels, key="element", bind=URL), labels)
         else:
-            if not 0 <= st.session_state.get("element_index", 0) < count:
-                st.session_state["element_index"] = 0
-            index = st.number_input("Element of x (flat index)", 0, count - 1, key="element_index", bind=URL)
-    return name or "sum", int(index)
+            # Text, not st.number_input: its int() raises inside Streamlit on "inf" in a link or text in a message.
+            text = st.text_input(
+                f"Element of x (flat index, 0 to {count - 1:,})", key="element_index", placeholder="0", bind=URL
+            )
+            index, notice = state.index_within(text, count)
+        if notice:
+            st.caption(markdown_text(notice))
+    return (name if isinstance(name, str) and name in REDUCTIONS else "sum"), index
 
 
 @drawn_safely
@@ -314,29 +432,18 @@ def tangent(result, name, index, present=False):
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
-def bound_value(key):
-    """A URL-bound widget's value, also before its widget has run in this rerun.
-
-    On a link's first load the value is only in st.query_params (as text); session state
-    holds it once the widget has run. None when neither has it.
-    """
-    if key in st.session_state:
-        return st.session_state[key]
-    return st.query_params.get(key)
-
-
 def shown_step(steps):
-    """The step-through's current step as an index into `steps`, or None for the whole pass or a bad value."""
-    try:
-        number = int(bound_value("backward_step") or 0)
-    except (TypeError, ValueError):
-        return None
-    return number - 1 if 0 < number <= len(steps) else None
+    """The step-through's current step as an index into `steps`, or None for the whole pass or a bad value.
+
+    Read through _current: on a link's first load the value is only in the URL.
+    """
+    number, _ = state.step_within(_current("backward_step") or 0, len(steps))
+    return number - 1 if number else None
 
 
 def shown_dot(result, name):
     """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
-    plain = bound_value("plain_graph") in (True, "true")
+    plain = _current("plain_graph") in (True, "true")
     step = shown_step(result.reductions[name].steps)
     return cached("views", ("dot", result.key, name, step, plain), lambda: dot_export(result, name, step, plain))
 
@@ -353,7 +460,8 @@ PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, gre
 @drawn_safely
 def autograd_graph(result, name, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    st.graphviz_chart(shown_dot(result, name), width="stretch" if present else "content")
+    dot = shown_dot(result, name)
+    st.graphviz_chart(fitted(dot, *PRESENTATION_GRAPH_INCHES) if present else dot, width="content")
     st.caption(PLAIN_GRAPH_CAPTION if plain else GRAPH_CAPTION)
 
 
@@ -387,6 +495,10 @@ def step_through(result, name, index):
         else:
             st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
         return
+    number, notice = state.step_within(_current("backward_step") or 0, len(steps))
+    if notice:  # before the slider: a slider given a value past its end raises
+        st.session_state["backward_step"] = number
+        st.caption(markdown_text(notice))
     number = st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step", bind=URL)
     if number == 0:
         st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
@@ -414,36 +526,56 @@ def exports(x_text, layers_text, result):
 
     Files are made when a button is clicked (a callable as data): a large x makes a large script.
     """
-    with st.expander("Export: PyTorch script, Jupyter notebook, graph"):
-        columns = st.columns(4)
-        columns[0].download_button(
-            "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
-            "text/x-python",
+    columns = st.columns(4)
+    columns[0].download_button(
+        "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
+        "text/x-python",
+    )
+    columns[1].download_button(
+        "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
+        "application/json",
+    )
+    reduction = _current("reduction")
+    dot = shown_dot(result, reduction if reduction in REDUCTIONS else "sum")  # the graph as shown
+    columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
+    if shutil.which("dot"):
+        columns[3].download_button(
+            "Graph (.svg)", functools.partial(svg_export, dot), "autograd_graph.svg", "image/svg+xml"
         )
-        columns[1].download_button(
-            "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
-            "application/json",
-        )
-        dot = shown_dot(result, st.session_state.get("reduction") or "sum")  # the graph as shown
-        columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
-        if shutil.which("dot"):
-            columns[3].download_button(
-                "Graph (.svg)", functools.partial(svg_export, dot), "autograd_graph.svg", "image/svg+xml"
-            )
-        else:
-            columns[3].caption("SVG needs Graphviz's dot program on the server.")
-        if result.x.numel() <= MAX_LITERAL_ELEMENTS:
-            st.code(_script(result, x_text, layers_text), language="python")
-        else:
-            st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
+    else:
+        columns[3].caption("SVG needs Graphviz's dot program on the server.")
+    if result.x.numel() <= MAX_LITERAL_ELEMENTS:
+        st.code(_script(result, x_text, layers_text), language="python")
+    else:
+        st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
 
 # ---------------------------------------------------------------- the chain rule, symbolically
 
 
+class _NotKept(Exception):
+    """Carries a value out of a cache's compute without the cache keeping it."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
 def derivation_for(result):
-    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer."""
-    return cached("derivations", result.key, lambda: symbolic_derivation(result.program, result.x))
+    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer. Only "busy" (no
+    worker came free in time) is not: it says nothing about the input. Each session runs one derivation at a time,
+    and sessions take turns, so one page's traps cannot starve another's."""
+
+    def derive():
+        derivation = symbolic_derivation(result.program, result.x, owner=_session_id())
+        if derivation.status == "busy":
+            raise _NotKept(derivation)
+        return derivation
+
+    try:
+        return cached("derivations", result.key, derive)
+    except _NotKept as busy:
+        return busy.value
 
 
 def _value_at(values, index):
@@ -480,7 +612,7 @@ def layer_gradients(result, name):
     lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
     for layer, grad in reduction.layer_grads.items():
         lines += [f"print({layer}.grad)", repr(grad) if grad is not None else "None  # does not depend on x"]
-    st.code("\n".join(lines), language="python")  # no wrap_lines: it may break a number
+    st.code("\n".join(lines), language="python")  # no wrap_lines: a soft wrap may fall inside a number
 
 
 MAX_TABLE_ROWS = 24

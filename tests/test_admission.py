@@ -56,7 +56,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
     with admission.admit(10**6, owner="b", on_wait=places.append):
         assert admission.running == 1  # the first one has finished
     first.join()
-    assert places and places[0] == 0 and outcome == ["ran"]
+    assert places and places[0] == 1 and outcome == ["ran"]  # told at once: one request ahead
 
 
 def test_requests_that_fit_the_budget_together_run_together():
@@ -140,3 +140,12 @@ def test_an_interrupted_wait_leaves_the_queue():
     assert admission.waiting == 0
     release.set()
     running.join()
+
+
+def test_with_no_room_to_wait_a_request_still_runs_when_the_lane_is_free():
+    admission = gate(max_queue=0)
+    with admission.admit(10**6, owner="a"):
+        assert admission.running == 1
+        with pytest.raises(ServerBusy):
+            with admission.admit(10**6, owner="b"):
+                pass

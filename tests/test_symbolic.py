@@ -35,7 +35,7 @@ def output_derivative(layers_text):
 def values(layers_text, x_values, reduction="sum"):
     derivation = describe(parse_layers(layers_text), x_values)
     assert derivation.status == "ok", derivation.message
-    return derivation.reductions[reduction].values
+    return derivation.reductions[reduction].values.tolist()
 
 
 # ---------------------------------------------------------------- notebook 1: y = 2x^4 + x^3 + 3x^2 + 5x + 1
@@ -90,13 +90,13 @@ def test_mean_divides_by_the_six_elements():
     mean = derivation.reductions["mean"]
     assert r"\frac{1}{6} \cdot 12 \left(3 x_{i} + 2\right)" in mean.latex
     assert mean.latex.endswith(r"= 2 \left(3 x_{i} + 2\right)")
-    assert mean.values == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
+    assert mean.values.tolist() == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
 
 
 def test_sum_and_ones_like_are_12_times_3x_plus_2():
     derivation = describe(parse_layers(SEED_LAYERS), SEED_X)
     for reduction in ("sum", "ones_like"):
-        assert derivation.reductions[reduction].values == [[60.0, 96.0, 132.0], [132.0, 96.0, 60.0]]
+        assert derivation.reductions[reduction].values.tolist() == [[60.0, 96.0, 132.0], [132.0, 96.0, 60.0]]
         assert derivation.reductions[reduction].latex.endswith(r"= 12 \left(3 x_{i} + 2\right)")
 
 
@@ -216,6 +216,35 @@ def test_latex_longer_than_the_cap_is_too_large(monkeypatch):
     assert derivation.status == "too_large" and "too large to show symbolically" in derivation.message
 
 
+# ---------------------------------------------------------------- what sympy folds is held to the limits
+
+
+@pytest.mark.parametrize(
+    "layers, why",
+    [
+        ("y = (x+1)**(0*x+2000) + x", "exponent 2000, outside ±100"),  # 0*x + 2000 folds to an exact 2000
+        ("y = (x+1)**(0*x+50000000) + x", "exponent 50000000"),
+        ("y = (x**60)**2", "exponent 120"),  # sympy merges the powers
+        ("y = (x+1)**(0*x+1000.5)", "exponent 2001/2"),  # an exact fraction, as 1/2 is
+        ("a = 0*x + 99\nb = a**a\nc = b**b", "more than 60 digits"),  # 99**99 once a is written in x
+        ("a = 0*x + 1000000000\nb = a**a", "exponent 1000000000"),
+        ("y = (100000*x)**20", "more than 60 digits"),  # sympy would raise the coefficient: 10**100 x**20
+    ],
+)
+def test_what_sympy_folds_is_held_to_the_limits(layers, why):
+    started = time.process_time()
+    derivation = describe(parse_layers(layers), SEED_X)
+    assert derivation.status == "too_large" and why in derivation.message, derivation.message
+    assert time.process_time() - started < 0.5
+
+
+def test_folded_constants_within_the_limits_still_derive():
+    assert output_derivative("a = 0*x + 3\nb = a**a*x") == 27
+    assert values("y = (x+1)**100", [0.0]) == [100.0]  # exponent at the limit: 100 (x + 1)^99
+    assert values("y = (x+1)**100 + x", [0.0]) == [101.0]  # not factored: that expands a 99th power
+    assert values("y = x*10**100", [1.0]) == [1e100]  # a float, not an exact 101-digit integer
+
+
 def test_the_module_never_turns_text_into_code():
     tree = ast.parse(inspect.getsource(symbolic))
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
@@ -228,14 +257,14 @@ def test_the_module_never_turns_text_into_code():
 
 @pytest.fixture(scope="module")
 def warm_worker():
-    """The first call starts the forkserver (imports torch and sympy once); later calls only fork."""
+    """The first call starts the pool's workers (each imports sympy once); later calls find one warm."""
     start_worker()
     return symbolic_derivation(parse_layers(SEED_LAYERS), torch.tensor(SEED_X))
 
 
 def test_worker_gives_the_same_answer(warm_worker):
     assert warm_worker.status == "ok"
-    assert warm_worker.reductions["mean"].values == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
+    assert warm_worker.reductions["mean"].values.tolist() == [[10.0, 16.0, 22.0], [22.0, 16.0, 10.0]]
     assert warm_worker.layers[1].derivative == r"12 \left(3 x + 2\right)"
 
 

@@ -257,11 +257,12 @@ def test_step_text_wraps_inside_its_column_and_ends_at_x_grad(open_page, server,
 # ---------------------------------------------------------------- 7. tensors keep their numbers whole
 
 
-def test_code_blocks_never_break_a_number_at_1024_wide(open_page, server):
+@pytest.mark.parametrize("tab", ["x.grad", "Forward pass", "Layer gradients"])
+def test_code_blocks_never_break_a_number_at_1024_wide(open_page, server, tab):
     x = "[[0.00012, 2.5, -3.1], [1000, 5, 6]]"  # sin(x) spans 1e-4 to 1: torch prints it in e-notation
-    page = open_page(link(server, x=x, layers="y = sin(x)"), 1024, 2400)
+    page = open_page(link(server, x=x, layers="y = sin(x)", values=tab), 1024, 2400)
     wait_text(page, "e-01")
-    screenshot(page, "classroom_numbers_1024")
+    screenshot(page, f"classroom_numbers_1024_{tab.split()[0].replace('.', '_')}")
     numbers = page.evaluate(NUMBER_LINES)
     assert any("e-" in number for number, _ in numbers), "the example prints numbers in e-notation"
     broken = [number for number, lines in numbers if lines != 1]
@@ -287,7 +288,7 @@ def test_plot_draws_the_elements_own_term_when_other_elements_are_nan(open_page,
 
 
 def test_forward_pass_runs_as_python_and_prints_the_shown_values(open_page, server):
-    page = open_page(link(server, x="[-1., 0, 1]", layers="y = sigmoid(x)"))
+    page = open_page(link(server, x="[-1., 0, 1]", layers="y = sigmoid(x)", values="Forward pass"))
     code = page.locator('[data-testid="stMain"] [data-testid="stCode"]').filter(has_text="print(y)").first
     text = code.inner_text()
     assert "torch.sigmoid(x)" in text and text.startswith("import torch")

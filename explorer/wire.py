@@ -1,0 +1,139 @@
+"""The JSON that crosses the pipes to the sympy worker: formula trees, float64 arrays, derivations.
+
+One message is one line of JSON (json.dumps escapes every newline inside
+strings). A tree travels as nested lists, e.g. `3*x` is
+["binary", "*", ["num", 3.0, "3"], ["name", "x"]], and is rebuilt from the
+whitelist on arrival: nothing here is text for sympy or Python to parse.
+Arrays travel as base64 of little-endian float64 bytes with their shape,
+about 11 characters an element rather than ~20 for a list of floats.
+"""
+
+import base64
+import json
+
+import numpy as np
+
+from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
+from .language import FUNCTIONS
+from .tree import Binary, Call, Layer, Name, Num, Program, Unary
+
+_UNARY_OPS = ("-", "+")
+_BINARY_OPS = ("+", "-", "*", "/", "**")
+_FLOAT64 = np.dtype("<f8")
+
+
+class WireError(ValueError):
+    pass
+
+
+def dumps(message):
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
+
+
+def loads(line):
+    return json.loads(line)
+
+
+# ---------------------------------------------------------------- trees
+
+
+def tree_to_plain(node):
+    if isinstance(node, Num):
+        return ["num", float(node.value), node.text]
+    if isinstance(node, Name):
+        return ["name", node.id]
+    if isinstance(node, Unary):
+        return ["unary", node.op, tree_to_plain(node.operand)]
+    if isinstance(node, Binary):
+        return ["binary", node.op, tree_to_plain(node.left), tree_to_plain(node.right)]
+    if isinstance(node, Call):
+        return ["call", node.fn, tree_to_plain(node.arg)]
+    raise WireError(f"not a tree node: {type(node).__name__}")
+
+
+def _expect(condition, what):
+    if not condition:
+        raise WireError(f"malformed {what}")
+
+
+def tree_from_plain(plain):
+    """The tree again, accepting only the node kinds, operators and functions of the whitelist."""
+    _expect(isinstance(plain, list) and plain and isinstance(plain[0], str), "node")
+    kind, *rest = plain
+    if kind == "num":
+        _expect(len(rest) == 2 and isinstance(rest[0], float) and isinstance(rest[1], str), "number")
+        return Num(rest[0], rest[1])
+    if kind == "name":
+        _expect(len(rest) == 1 and isinstance(rest[0], str), "name")
+        return Name(rest[0])
+    if kind == "unary":
+        _expect(len(rest) == 2 and rest[0] in _UNARY_OPS, "unary operator")
+        return Unary(rest[0], tree_from_plain(rest[1]))
+    if kind == "binary":
+        _expect(len(rest) == 3 and rest[0] in _BINARY_OPS, "binary operator")
+        return Binary(rest[0], tree_from_plain(rest[1]), tree_from_plain(rest[2]))
+    if kind == "call":
+        _expect(len(rest) == 2 and isinstance(rest[0], str) and rest[0] in FUNCTIONS, "call")
+        return Call(rest[0], tree_from_plain(rest[1]))
+    raise WireError(f"unknown node kind {kind!r}")
+
+
+def program_to_plain(program):
+    return [[layer.name, layer.line, tree_to_plain(layer.expr)] for layer in program.layers]
+
+
+def program_from_plain(plain):
+    _expect(isinstance(plain, list) and plain, "program")
+    layers = []
+    for item in plain:
+        _expect(isinstance(item, list) and len(item) == 3, "layer")
+        name, line, expr = item
+        _expect(isinstance(name, str) and name.isidentifier() and isinstance(line, int), "layer")
+        layers.append(Layer(name, tree_from_plain(expr), line))
+    return Program(tuple(layers))
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def array_to_plain(values):
+    array = np.asarray(values, dtype=_FLOAT64)  # not ascontiguousarray: it makes a number 1-d; tobytes is C order
+    return {"shape": list(array.shape), "float64": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def array_from_plain(plain):
+    """A read-only float64 array: a derivation may be cached and shared by every session."""
+    _expect(isinstance(plain, dict) and isinstance(plain.get("float64"), str), "array")
+    shape = plain.get("shape")
+    _expect(isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape), "array shape")
+    data = base64.b64decode(plain["float64"], validate=True)
+    _expect(len(data) == _FLOAT64.itemsize * int(np.prod(shape, dtype=np.int64)), "array size")
+    return np.frombuffer(data, dtype=_FLOAT64).reshape(shape)
+
+
+# ---------------------------------------------------------------- derivations
+
+
+def derivation_to_plain(derivation):
+    return {
+        "status": derivation.status,
+        "message": derivation.message,
+        "layers": [[m.name, m.formula, list(m.local), m.chain, m.derivative] for m in derivation.layers],
+        "reductions": {
+            name: [r.latex, array_to_plain(r.values)] for name, r in derivation.reductions.items()
+        },
+    }
+
+
+def derivation_from_plain(plain):
+    _expect(isinstance(plain, dict) and plain.get("status") in STATUSES, "derivation")
+    _expect(isinstance(plain.get("message"), str), "derivation message")
+    layers = tuple(
+        LayerMath(name, formula, tuple(local), chain, derivative)
+        for name, formula, local, chain, derivative in plain["layers"]
+    )
+    reductions = {
+        name: ReductionMath(name, latex, array_from_plain(values))
+        for name, (latex, values) in plain["reductions"].items()
+    }
+    return Derivation(plain["status"], plain["message"], layers, reductions)
