@@ -259,9 +259,10 @@ def test_step_text_wraps_inside_its_column_and_ends_at_x_grad(open_page, server,
 
 @pytest.mark.parametrize("tab", ["x.grad", "Forward pass", "Layer gradients"])
 def test_code_blocks_never_break_a_number_at_1024_wide(open_page, server, tab):
-    x = "[[0.00012, 2.5, -3.1], [1000, 5, 6]]"  # sin(x) spans 1e-4 to 1: torch prints it in e-notation
-    page = open_page(link(server, x=x, layers="y = sin(x)", values=tab), 1024, 2400)
-    wait_text(page, "e-01")
+    # Values from 1e-11 to 1e6 in every layer, gradient and x.grad: torch prints them all in e-notation.
+    x, layers = "[[0.00012, 2.5, -3.1], [1000, 5, 6]]", "y = 0.001*x**2\nz = y*y"
+    page = open_page(link(server, x=x, layers=layers, values=tab), 1024, 2400)
+    wait_text(page, "e+03")
     screenshot(page, f"classroom_numbers_1024_{tab.split()[0].replace('.', '_')}")
     numbers = page.evaluate(NUMBER_LINES)
     assert any("e-" in number for number, _ in numbers), "the example prints numbers in e-notation"
