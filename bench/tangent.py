@@ -1,8 +1,9 @@
 """Instant tangent: a click on the plot's slider moves the tangent in the browser, with no server round trip.
 
-Plotly's slider steps use the "restyle" method, so the browser redraws the tangent
-itself. The time is taken in the page, from the mousedown on the slider rail to the
-first animation frame after Plotly's plotly_restyle event; the app's websocket frames
+Plotly's slider steps use the "update" method (the traces and the title's slope), so
+the browser redraws the tangent itself. The time is taken in the page, from the
+mousedown on the slider rail to the first animation frame after Plotly's
+plotly_update event (plotly_restyle for figures made before the title followed); the app's websocket frames
 are counted over the same clicks, and must stay at zero.
 """
 
@@ -13,12 +14,14 @@ LISTEN = """() => {
   const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
   window.__tangent = {down: null, restyles: 0, drawn: null, x: null};
   document.addEventListener('mousedown', () => { window.__tangent.down = performance.now(); }, true);
-  gd.on('plotly_restyle', () => {
+  const moved = () => {
     const t = window.__tangent;
     t.restyles += 1;
     t.x = JSON.stringify(gd.data[1].x);  // the tangent segment's two x values
     requestAnimationFrame(() => { t.drawn = performance.now(); });
-  });
+  };
+  gd.on('plotly_update', moved);
+  gd.on('plotly_restyle', moved);
 }"""
 
 RESTYLED = """(count) => {

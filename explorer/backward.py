@@ -111,7 +111,7 @@ def run_reduction(program, x_values, name):
     root = {"sum": z.sum, "mean": z.mean}.get(name, lambda: z)()
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
     nodes = _nodes(live, root, layers, subexpressions)
-    dot = plain_dot(root, x)
+    dot = plain_dot(root, x, "out" if root is not z else program.output.name)
     steps = _run_backward(root, z, live, x)
     return Reduction(
         name=name,

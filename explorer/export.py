@@ -23,6 +23,7 @@ import numpy as np
 from nbformat import v4
 
 from .fold import fold_constant
+from .graph import annotated_dot
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
 from .parse import parse_layers, parse_x
 from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
@@ -364,9 +365,12 @@ def export_notebook(x_text, layers_text):
     return notebook
 
 
-def dot_export(exploration):
-    """The graph's DOT source, as torchviz wrote it for the page."""
-    return exploration.dot
+def dot_export(exploration, name="sum", step=None, plain=False):
+    """The graph's DOT source as the page shows it: annotated for backward from `name`, with the
+    step-through's node (0-based `step`) highlighted; or torchviz's own, readable, when `plain`."""
+    if plain:
+        return exploration.reductions[name].dot
+    return annotated_dot(exploration, name, step)
 
 
 def svg_export(dot_text):
@@ -374,3 +378,16 @@ def svg_export(dot_text):
     if shutil.which("dot") is None:
         return None
     return graphviz.Source(dot_text).pipe(format="svg")
+
+
+def forward_code(program, x):
+    """The forward pass as the script writes it, for the page to print beside its values.
+
+    Returns (imports, steps): steps are (name on the page, name in the code, code lines),
+    x first, then each layer in torch's names with the script's comments.
+    """
+    names = _script_names(program)
+    steps = [(INPUT_NAME, INPUT_NAME, [f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"])]
+    for layer in program.layers:
+        steps.append((layer.name, names[layer.name], [*_layer_comments(layer, names), _layer_line(layer, names)]))
+    return _imports(line for _, _, lines in steps for line in lines), steps

@@ -29,17 +29,27 @@ COLOURS = {
     "current": "#ffb347",  # the step-through's current node
     "done": "#f6d6ff",  # nodes the step-through has passed
 }
+# The grad_fn of the line that makes out: the formula language has no sum or mean, so only that line does.
+REDUCTION_OPS = ("SumBackward0", "MeanBackward0")
 
 
-def plain_dot(root, x):
-    """torchviz's own picture of the graph behind `root`, with readable colours."""
+def plain_dot(root, x, root_name):
+    """torchviz's own picture of the graph behind `root`, with readable colours and the output named.
+
+    torchviz fills its op nodes without a fillcolor, and Graphviz then fills
+    with `color`: so the fill is set apart from the ink, or the text vanishes.
+    torchviz names only tensors passed in `params`, so the output's label would
+    be its shape alone; `root_name` ("out", or the output layer) fills it.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         dot = make_dot(root, params={"x": x})
     dot.graph_attr.update(rankdir="TB", bgcolor=PAPER, fontcolor=INK)
-    dot.node_attr.update(fontcolor=INK, color=INK)
+    dot.node_attr.update(fontcolor=INK, color=INK, fillcolor=COLOURS["op"])
     dot.edge_attr.update(color=INK)
-    return dot.source
+    shape = "(" + ", ".join(str(size) for size in root.shape) + ")"
+    output = node_statement(str(id(root)), label_lines(root_name, shape), COLOURS["output"])
+    return with_statements(dot.source, [output])
 
 
 def graph_nodes(root):
@@ -100,7 +110,24 @@ def node_title(reduction, node_id):
         return node.layer
     if node.expr:
         return node.expr
-    return {"SumBackward0": "out = z.sum()", "MeanBackward0": "out = z.mean()"}.get(node.op, node.op)
+    if node.op in REDUCTION_OPS:
+        return "out"
+    return node.op
+
+
+def node_heading(reduction, node_id):
+    """A node's first line in the graph: `layer = formula`, or the line of code that made out."""
+    node = reduction.nodes[node_id]
+    if node.layer and node.expr:
+        return f"{node.layer} = {node.expr}"
+    if node.op in REDUCTION_OPS and not node.layer and not node.expr:
+        return reduction_line(reduction)
+    return node_title(reduction, node_id)
+
+
+def reduction_line(reduction):
+    """`out = loss.sum()`: the reduction's own line of code, which names the real output layer."""
+    return reduction.code.split("\n")[0]
 
 
 def annotated_dot(exploration, name, step=None):
@@ -124,8 +151,8 @@ def annotated_dot(exploration, name, step=None):
         if node.op == "AccumulateGrad":
             lines = ("AccumulateGrad", "x.grad += " + summary(grads.get(node_id)))
         else:
-            heading = f"{node.layer} = {node.expr}" if node.layer and node.expr else node_title(reduction, node_id)
-            lines = (heading, node.op, "value " + summary(node.value), "grad " + summary(grads.get(node_id)))
+            value, grad = summary(node.value), summary(grads.get(node_id))
+            lines = (node_heading(reduction, node_id), node.op, "value " + value, "grad " + grad)
         colour = COLOURS["layer"] if node.layer else COLOURS["op"]
         if node_id in visited:
             colour = COLOURS["done"]

@@ -160,7 +160,8 @@ def _x_slow(text):
             expect_value = False
         elif kind == _COMMA:
             if expect_value or len(stack) == 1:
-                raise _x_error("unexpected ','", text, match.start())
+                hint = ": wrap a list in brackets: [1, 2, 3]" if len(stack) == 1 and not expect_value else ""
+                raise _x_error("unexpected ','" + hint, text, match.start())
             expect_value = True
         elif kind == _OPEN:
             if not expect_value or (len(stack) == 1 and stack[0]):
@@ -359,7 +360,22 @@ def _convert(node, known, line):
     raise FormulaError(f"{what} not allowed in a formula", **_where(node, line))
 
 
+def _dotted(node):
+    """`torch.nn.functional` for a chain of plain names, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
+
+
 def _call(node, known, line):
+    if isinstance(node.func, ast.Attribute) and node.func.attr in FUNCTIONS and _dotted(node.func.value):
+        name, arg = node.func.attr, node.args[0].id if node.args and isinstance(node.args[0], ast.Name) else "..."
+        raise FormulaError(
+            f"only the listed functions can be called: write {name}({arg}), without {_dotted(node.func.value)}.",
+            **_where(node, line),
+        )
     if not isinstance(node.func, ast.Name):
         raise FormulaError("only the listed functions can be called", **_where(node, line))
     name = node.func.id

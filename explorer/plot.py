@@ -5,6 +5,10 @@ element i: out(t) = w * (sum of the other outputs + f(t)), with w = 1/N for
 the mean and 1 otherwise. One batched forward pass over all sample points gives
 f(t), and one backward pass gives f'(t) at all of them, so the figure carries
 a tangent for every slider position and moving the point needs no server.
+
+When the other outputs hold inf or nan, their sum would make every sample
+nan; the curve then shows the element's own term w * f(t), which has the same
+slope, and the title says so.
 """
 
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ class Curve:
     value: float  # the element's value
     out_value: float  # out at the element's value
     grad: float  # autograd's x.grad for the element: the tangent's slope
+    own_term_only: bool  # the other elements' outputs are not finite, so out(t) is w * f(t) alone
 
 
 def element_label(shape, flat_index):
@@ -64,8 +69,9 @@ def tangent_curve(exploration, flat_index, reduction):
     t, centre = _samples(value)
     f, slope = _f_and_slope(program, t)
     others = float(output.sum() - output[flat_index])
+    own_term_only = not np.isfinite(others)
     with np.errstate(all="ignore"):
-        out = weight * (others + f)
+        out = weight * (f if own_term_only else others + f)
     return Curve(
         label=element_label(tuple(x.shape), flat_index),
         t=t.double().numpy(),
@@ -75,13 +81,14 @@ def tangent_curve(exploration, flat_index, reduction):
         value=value,
         out_value=float(out[centre]),
         grad=float(exploration.grads[reduction].flatten()[flat_index]),
+        own_term_only=own_term_only,
     )
 
 
 def _tangent_segment(curve, k):
     span = (curve.t[-1] - curve.t[0]) / 4
     ts = np.array([curve.t[k] - span, curve.t[k] + span])
-    slope = curve.grad if k == curve.centre else curve.slope[k]
+    slope = _slope(curve, k)
     with np.errstate(all="ignore"):  # inf and nan draw as gaps
         return ts, curve.out[k] + slope * (ts - curve.t[k])
 
@@ -98,18 +105,35 @@ def _y_range(out):
     return [low - pad, high + pad]
 
 
-def _slider(curve):
-    """Slider steps that move the point and its tangent in the browser: restyle, no rerun."""
+def _slope(curve, k):
+    return curve.grad if k == curve.centre else curve.slope[k]
+
+
+def _title(curve, reduction, k):
+    """The slope first, so a narrow plot cuts the words after it, never the number."""
+    if curve.own_term_only:
+        what = f"{curve.label}'s own term of out ({reduction}):<br>the other elements are inf or nan"
+    else:
+        what = f"out ({reduction}) as {curve.label} varies"
+    return f"slope at the point = {_slope(curve, k):.6g}<br><sub>{what}</sub>"
+
+
+def _slider(curve, reduction):
+    """Slider steps that move the point, its tangent and the title's slope in the browser: no rerun.
+
+    "update" rather than "restyle": the same trace change, plus the title's text (a cheap relayout).
+    """
     positions = np.linspace(0, len(curve.t) - 1, limits.PLOT_SLIDER_STEPS).round().astype(int)
     steps = []
     for k in positions:
         ts, ys = _tangent_segment(curve, k)
         steps.append(
             {
-                "method": "restyle",
+                "method": "update",
                 "label": f"{curve.t[k]:.3g}",
                 "args": [
                     {"x": [ts.tolist(), [float(curve.t[k])]], "y": [ys.tolist(), [float(curve.out[k])]]},
+                    {"title.text": _title(curve, reduction, k)},
                     [1, 2],
                 ],
             }
@@ -133,13 +157,21 @@ def tangent_figure(curve, reduction):
     )
     fig.update_layout(
         template="none",
-        height=420,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        title={"text": f"out ({reduction}) as {curve.label} varies; slope at the point = {curve.grad:.6g}"},
+        height=460,
+        # The top margin holds the title and, under it, the legend: neither covers the curve. The right
+        # margin holds plotly's toolbar, turned upright so that it never covers the title.
+        margin={"l": 60, "r": 45, "t": 110, "b": 40},
+        title={"text": _title(curve, reduction, curve.centre), "x": 0, "xref": "paper", "xanchor": "left",
+               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
+               "font": {"weight": 600}},  # set here, or a slider step redraws it in normal weight
+        modebar={"orientation": "v"},
         # Fixed margins: automargin made plotly re-measure the page on every redraw (~37 ms in Chromium).
         xaxis={"title": {"text": curve.label}, "automargin": False},
         yaxis={"title": {"text": "out"}, "range": _y_range(curve.out), "automargin": False},
-        sliders=_slider(curve),
-        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.7)"},
+        sliders=_slider(curve, reduction),
+        # No legend background: the text takes the theme's colour, and a fixed light box under light
+        # dark-theme text could not be read.
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
+                "bgcolor": "rgba(0,0,0,0)"},
     )
     return fig

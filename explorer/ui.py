@@ -25,13 +25,12 @@ from .admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, pa
 from .cache import cached
 from .errors import FormulaError
 from .exploration import prepare, run
-from .export import export_notebook, export_script, svg_export
-from .graph import annotated_dot, fitted
+from .export import dot_export, export_notebook, export_script, forward_code, svg_export
+from .graph import fitted
 from .language import REDUCTIONS
 from .memory import release_free_memory
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
-from .tree import to_text
 from .verify import verify
 from .walkthrough import describe
 
@@ -339,13 +338,24 @@ def _last_good():
 MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
 
 
-def _x_code(result):
-    if result.x.numel() > MAX_LITERAL_ELEMENTS:
-        return "\n".join(
-            [f"x = torch.tensor(...your {result.x.numel():,} values..., requires_grad=True)", "print(x)",
-             repr(result.x)]
-        )
-    return f"x = torch.tensor({result.x.tolist()!r}, requires_grad=True)"
+def _printed(tensor_repr):
+    """What print() shows, as comments: the block stays runnable, and torch's layout is kept."""
+    return ["# " + line for line in tensor_repr.split("\n")]
+
+
+def _forward_text(result):
+    """The forward pass as code that runs as shown (torch's names, as the export writes them), each value
+    printed under its line. x beyond MAX_LITERAL_ELEMENTS is not written out: the exported script has it."""
+    imports, steps = forward_code(result.program, result.x)
+    lines = [imports, ""]
+    for name, code_name, code in steps:
+        if name == "x" and result.x.numel() > MAX_LITERAL_ELEMENTS:
+            code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
+            lines += code + _printed(repr(result.x))
+            continue
+        printed = repr(result.x.clone().requires_grad_(True)) if name == "x" else result.layer_reprs[name]
+        lines += [*code, f"print({code_name})", *_printed(printed)]
+    return "\n".join(lines)
 
 
 def values(result, reduction, view):
@@ -362,10 +372,9 @@ def values(result, reduction, view):
 
 @drawn_safely
 def forward_values(result, reduction=None):
-    lines = [_x_code(result)]
-    for layer in result.program.layers:
-        lines += [f"{layer.name} = {to_text(layer.expr)}", f"print({layer.name})", result.layer_reprs[layer.name]]
-    st.code("\n".join(lines), language="python", wrap_lines=True)
+    text = cached("views", ("forward_text", result.key), lambda: _forward_text(result))
+    # No wrap_lines: a soft wrap may fall inside a number (after the '-' of "e-01"); a long line scrolls.
+    st.code(text, language="python")
 
 
 def _reduction_code(result, name):
@@ -439,19 +448,58 @@ def tangent(result, name, index, present=False):
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
+def shown_step(steps):
+    """The step-through's current step as an index into `steps`, or None for the whole pass or a bad value.
+
+    Read through _current: on a link's first load the value is only in the URL.
+    """
+    number, _ = state.step_within(_current("backward_step") or 0, len(steps))
+    return number - 1 if number else None
+
+
+def shown_dot(result, name):
+    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
+    plain = _current("plain_graph") in (True, "true")
+    step = shown_step(result.reductions[name].steps)
+    return cached("views", ("dot", result.key, name, step, plain), lambda: dot_export(result, name, step, plain))
+
+
+GRAPH_CAPTION = (
+    "Each node: the layer or subexpression it computes, its torch op, its forward value, and the gradient "
+    "d out / d (node) flowing into it. Blue is x; green is the output, where backward starts; yellow nodes make "
+    "a layer; grey ones make a part of a formula, or add into x.grad (AccumulateGrad). In the step-through, "
+    "orange is the current step and violet the steps autograd has already visited."
+)
+PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
+
+
 @drawn_safely
 def autograd_graph(result, name, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    step, _ = state.step_within(_current("backward_step") or 0, len(result.reductions[name].steps))
-    dot = result.reductions[name].dot if plain else annotated_dot(result, name, step - 1 if step else None)
-    if present:
-        dot = fitted(dot, *PRESENTATION_GRAPH_INCHES)
-    st.graphviz_chart(dot, width="content")
-    if not plain:
-        st.caption(
-            "Each node: the layer or subexpression it computes, its torch op, its forward value, and "
-            "the gradient d out / d (node) flowing into it. Blue is x, green is where backward starts."
-        )
+    dot = shown_dot(result, name)
+    st.graphviz_chart(fitted(dot, *PRESENTATION_GRAPH_INCHES) if present else dot, width="content")
+    st.caption(PLAIN_GRAPH_CAPTION if plain else GRAPH_CAPTION)
+
+
+def _step_lines(view, label, grad):
+    """One step of the backward pass in short lines, so that it wraps between words, not inside numbers."""
+    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}", f"at {label}:",
+             f"  gradient in: d out / d ({view.title}) = {view.incoming:.6g}"]
+    if view.accumulates:
+        lines.append(f"  added into x.grad: x.grad at {label} = {grad:.6g}")
+    else:
+        for edge in view.edges:
+            lines += [
+                f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g}",
+                f"    gradient out: {view.incoming:.6g} × {edge.local:.6g} = {edge.outgoing:.6g}",
+            ]
+    if view.is_chain:
+        product = " × ".join(f"{f:.4g}" for f in view.factors)
+        so_far = "" if view.accumulates else " so far"
+        lines.append(f"  chain rule{so_far}: {product} = {view.running:.6g}")
+    else:
+        lines.append("  (a DAG: where paths meet, autograd adds their gradients)")
+    return lines
 
 
 @drawn_safely
@@ -472,22 +520,9 @@ def step_through(result, name, index):
         st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
         return
     view = describe(result, name, number, index)
-    label = element_label(tuple(result.x.shape), index)
-    lines = [f"step {view.number} of {view.total}: {view.op}  ({view.title})", f"at {label}:"]
-    lines.append(f"  gradient in:  d out / d ({view.title}) = {view.incoming:.6g}")
-    for edge in view.edges:
-        lines.append(
-            f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g};"
-            f"  out: {view.incoming:.6g} x {edge.local:.6g} = {edge.outgoing:.6g}"
-        )
-    product = " x ".join(f"{f:.4g}" for f in view.factors)
-    if view.is_chain:
-        lines.append(f"  chain rule so far: {product} = {view.running:.6g}")
-    else:
-        lines.append("  (a DAG: where paths meet, autograd adds their gradients)")
-    if view.number == view.total:
-        lines.append(f"  x.grad at {label} = {float(result.grads[name].flatten()[index]):.6g}")
-    st.code("\n".join(lines), language=None)
+    grad = float(result.grads[name].flatten()[index])
+    lines = _step_lines(view, element_label(tuple(result.x.shape), index), grad)
+    st.code("\n".join(lines), language=None, wrap_lines=True)
 
 
 # ---------------------------------------------------------------- exports
@@ -516,10 +551,12 @@ def exports(x_text, layers_text, result):
         "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
         "application/json",
     )
-    columns[2].download_button("Graph (.dot)", result.dot, "autograd_graph.dot", "text/vnd.graphviz")
+    reduction = _current("reduction")
+    dot = shown_dot(result, reduction if reduction in REDUCTIONS else "sum")  # the graph as shown
+    columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
     if shutil.which("dot"):
         columns[3].download_button(
-            "Graph (.svg)", functools.partial(svg_export, result.dot), "autograd_graph.svg", "image/svg+xml"
+            "Graph (.svg)", functools.partial(svg_export, dot), "autograd_graph.svg", "image/svg+xml"
         )
     else:
         columns[3].caption("SVG needs Graphviz's dot program on the server.")
@@ -591,7 +628,7 @@ def layer_gradients(result, name):
     lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
     for layer, grad in reduction.layer_grads.items():
         lines += [f"print({layer}.grad)", repr(grad) if grad is not None else "None  # does not depend on x"]
-    st.code("\n".join(lines), language="python", wrap_lines=True)
+    st.code("\n".join(lines), language="python")  # no wrap_lines: a soft wrap may fall inside a number
 
 
 MAX_TABLE_ROWS = 24

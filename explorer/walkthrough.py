@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .graph import node_title
+from .graph import node_heading, node_title
 
 
 @dataclass(frozen=True)
@@ -16,9 +16,11 @@ class Edge:
 class StepView:
     number: int  # 1-based
     total: int
-    title: str  # the node in the user's words
+    title: str  # what the gradient flowing in is taken with respect to: "y", "3*x + 2", "out", "x"
+    heading: str  # the node as the graph labels it: "y = 3*x + 2", "out = loss.sum()", "x.grad"
     op: str  # "MulBackward0"
     incoming: float  # d out / d (this node)
+    accumulates: bool  # the leaf's AccumulateGrad: the gradient arrives at x and is added to x.grad
     edges: tuple  # of Edge, one per input that carries a gradient
     factors: tuple  # local derivatives so far along the path to x
     running: float  # their product
@@ -56,12 +58,15 @@ def describe(exploration, name, number, flat_index):
     running = 1.0
     for factor in factors:
         running *= factor
+    accumulates = reduction.nodes[current.node].op == "AccumulateGrad"
     return StepView(
         number=number,
         total=len(steps),
-        title=node_title(reduction, current.node),
+        title="x" if accumulates else node_title(reduction, current.node),
+        heading="x.grad" if accumulates else node_heading(reduction, current.node),
         op=reduction.nodes[current.node].op,
         incoming=_at(current.grad_in, flat_index),
+        accumulates=accumulates,
         edges=_edges(reduction, current, flat_index),
         factors=tuple(factors),
         running=running,

@@ -39,7 +39,8 @@ def test_seed_page_prints_the_notebook_numbers():
     assert "tensor([[ 60.,  96., 132.],\n        [132.,  96.,  60.]])" in text
     assert "grad_fn=<AddBackward0>" not in text, "the forward pass is a closed tab: not computed, not sent"
     forward = page_code(run_app(values="Forward pass"))
-    assert "tensor([[ 50., 128., 242.],\n        [242., 128.,  50.]], grad_fn=<MulBackward0>)" in forward
+    # printed as torch prints it, as comments under print(z): the block runs as shown
+    assert "# tensor([[ 50., 128., 242.],\n#         [242., 128.,  50.]], grad_fn=<MulBackward0>)" in forward
 
 
 def test_graph_element_holds_the_seed_ops():
@@ -149,3 +150,13 @@ def test_markdown_text_escapes_everything_markdown_and_katex_act_on():
             shown.append(escaped[i])
             i += 1
     assert "".join(shown) == hostile
+
+
+@pytest.mark.parametrize("step, highlighted", [("3", 1), ("0", 0), ("7", 0), ("three", 0)])
+def test_a_links_backward_step_is_highlighted_on_the_first_run(step, highlighted):
+    app = run_app(reduction="mean", backward_step=step)  # the seed's mean has 6 steps
+    assert_clean(app)
+    dot = graph_dot(app)
+    assert dot.count("#ffb347") == highlighted, "only a valid step of this pass is highlighted"
+    if highlighted:
+        assert dot.count("#f6d6ff") == 2  # MeanBackward0 and the outer MulBackward0 came before PowBackward0

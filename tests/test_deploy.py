@@ -35,6 +35,12 @@ def test_requirements_pin_torch_and_keep_setuptools_for_torchviz():
         assert requirement(name), f"{name} is missing from requirements.txt"
 
 
+def test_packages_txt_installs_graphviz_for_the_svg_export():
+    packages = (ROOT / "packages.txt").read_text().split()  # Community Cloud: Debian packages, one a line
+    assert "graphviz" in packages, "without Graphviz's dot the page cannot offer the graph as SVG"
+    assert "graphviz" in (ROOT / ".ci" / "run").read_text(), "CI installs it too, so the SVG test runs"
+
+
 def test_app_entry_point_is_at_the_root():
     assert (ROOT / "streamlit_app.py").is_file()
 

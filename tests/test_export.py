@@ -4,6 +4,7 @@ import ast
 import functools
 import math
 import re
+import shutil
 import subprocess
 import sys
 
@@ -194,10 +195,20 @@ def test_notebook_is_valid_v4_with_the_chain_rule_in_words():
     assert nbformat.reads(nbformat.writes(notebook), as_version=4) == notebook
 
 
-def test_dot_export_is_the_explorations_dot():
+def test_dot_export_is_the_graph_as_the_page_shows_it():
     result = explore(*SEED_LAYERS)
-    assert dot_export(result) == result.dot
-    assert dot_export(result).lstrip().startswith("digraph")
+    annotated = dot_export(result, "mean", step=2)
+    assert annotated.lstrip().startswith("digraph")
+    assert annotated.count("#ffb347") == 1, "the current step is highlighted"
+    assert "out = z.mean()" in annotated and "x.grad += " in annotated
+    assert dot_export(result, "mean", plain=True) == result.reductions["mean"].dot
+
+
+def test_svg_export_renders_the_annotated_graph_with_graphviz():
+    assert shutil.which("dot"), "Graphviz's dot is missing: packages.txt and .ci/run install it"
+    svg = svg_export(dot_export(explore(*SEED_LAYERS), "sum")).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "out = z.sum()" in svg and "PowBackward0" in svg and "x.grad += [[ 60." in svg  # 12 * (3*1 + 2)
 
 
 def test_svg_export_is_none_without_graphviz(monkeypatch):
@@ -208,7 +219,7 @@ def test_svg_export_is_none_without_graphviz(monkeypatch):
 
 
 def test_svg_export_pipes_the_dot_source_through_graphviz(tmp_path, monkeypatch):
-    # Graphviz's dot is not on the test machines (CI installs only chromium), so a stand-in `dot` on PATH
+    # A stand-in `dot` on PATH (the real one renders in test_svg_export_renders_the_annotated_graph_with_graphviz)
     # proves the plumbing: it is called with -Tsvg and gets the DOT text, and its output is returned.
     fake = tmp_path / "dot"
     fake.write_text('#!/bin/sh\necho "<svg args=\"$*\">"; cat; echo "</svg>"\n')

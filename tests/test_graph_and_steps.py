@@ -91,3 +91,24 @@ def test_graph_carries_its_own_colours_for_light_and_dark_themes(seed):
     # st.graphviz_chart ignores Streamlit's theme: the DOT sets paper, ink and fills itself.
     for dot in (seed.dot, annotated_dot(seed, "sum")):
         assert "bgcolor=white" in dot and 'fontcolor="#1f2430"' in dot and 'edge [color="#1f2430"]' in dot
+
+
+def test_reduction_node_and_first_step_name_the_output_layer():
+    result = explore("[1., 2.]", "y = 2*x\nloss = y**2")
+    assert "out = loss.mean()\\nMeanBackward0" in annotated_dot(result, "mean")
+    first = describe(result, "mean", 1, 0)
+    assert (first.title, first.heading) == ("out", "out = loss.mean()")
+    assert [edge.to for edge in first.edges] == ["loss"] and first.edges[0].local == pytest.approx(1 / 2)
+
+
+def test_last_step_is_x_grad_receiving_d_out_d_x(seed):
+    last = describe(seed, "sum", len(seed.reductions["sum"].steps), 0)
+    assert last.accumulates and (last.title, last.heading) == ("x", "x.grad")
+    assert last.incoming == pytest.approx(60)  # 12 * (3*1 + 2)
+
+
+def test_plain_graph_fills_op_nodes_apart_from_their_ink_and_names_the_output(seed):
+    plain = seed.reductions["sum"].dot
+    assert re.search(r'node \[[^]]*color="#1f2430"[^]]*fillcolor="#eeeeee"', plain), "fill differs from the ink"
+    assert labels(plain)[seed.reductions["sum"].root_id] == "out\\n()"
+    assert labels(seed.reductions["ones_like"].dot)[seed.reductions["ones_like"].root_id] == "z\\n(2, 3)"
