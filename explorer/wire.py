@@ -14,11 +14,9 @@ import json
 import numpy as np
 
 from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
-from .language import FUNCTIONS
+from .language import BINARY, FUNCTIONS, UNARY
 from .tree import Binary, Call, Layer, Name, Num, Program, Unary
 
-_UNARY_OPS = ("-", "+")
-_BINARY_OPS = ("+", "-", "*", "/", "**")
 _FLOAT64 = np.dtype("<f8")
 
 
@@ -67,10 +65,10 @@ def tree_from_plain(plain):
         _expect(len(rest) == 1 and isinstance(rest[0], str), "name")
         return Name(rest[0])
     if kind == "unary":
-        _expect(len(rest) == 2 and rest[0] in _UNARY_OPS, "unary operator")
+        _expect(len(rest) == 2 and rest[0] in UNARY, "unary operator")
         return Unary(rest[0], tree_from_plain(rest[1]))
     if kind == "binary":
-        _expect(len(rest) == 3 and rest[0] in _BINARY_OPS, "binary operator")
+        _expect(len(rest) == 3 and rest[0] in BINARY, "binary operator")
         return Binary(rest[0], tree_from_plain(rest[1]), tree_from_plain(rest[2]))
     if kind == "call":
         _expect(len(rest) == 2 and isinstance(rest[0], str) and rest[0] in FUNCTIONS, "call")
