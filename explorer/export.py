@@ -80,6 +80,15 @@ def _constant_code(value):
     return f"({text})" if text.startswith("-") else text
 
 
+def _math_name(leaf):
+    return leaf if isinstance(leaf, Num) else Name(f"math.{leaf.id}")
+
+
+def _math_constant(node):
+    """A plain constant (a number, pi or e, or minus one of those) as Python writes it: math.pi, -math.e."""
+    return fold(node, _math_name, lambda unary, operands: Unary(unary.op, *operands))
+
+
 def _code_tree(node, names):
     """The tree rewritten into torch's names, ready for to_text.
 
@@ -87,21 +96,21 @@ def _code_tree(node, names):
     explorer.forward does: Python's own arithmetic would raise where numpy
     gives inf or nan (1/0, 1e9**40), and torch.sin(math.pi) is not a tensor call.
     """
-    if _is_plain_constant(node):
-        if isinstance(node, Unary):
-            return Unary(node.op, _code_tree(node.operand, names))
-        return Name(f"math.{node.id}") if isinstance(node, Name) else node
-    value = fold_constant(node)
-    if value is not None:
-        return Num(value, _constant_code(value))
-    if isinstance(node, Name):
-        return Name(names[node.id])
-    if isinstance(node, Unary):  # unary plus is the operand itself, in the explorer and here
-        operand = _code_tree(node.operand, names)
-        return operand if node.op == "+" else Unary("-", operand)
-    if isinstance(node, Binary):
-        return Binary(node.op, _code_tree(node.left, names), _code_tree(node.right, names))
-    return Call(_TORCH_CALLS[node.fn], _code_tree(node.arg, names))
+
+    def constant(node):
+        if _is_plain_constant(node):
+            return _math_constant(node)
+        value = fold_constant(node)
+        return None if value is None else Num(value, _constant_code(value))
+
+    def apply(node, operands):
+        if isinstance(node, Unary):  # unary plus is the operand itself, in the explorer and here
+            return operands[0] if node.op == "+" else Unary("-", *operands)
+        if isinstance(node, Binary):
+            return Binary(node.op, *operands)
+        return Call(_TORCH_CALLS[node.fn], *operands)
+
+    return fold(node, lambda name: Name(names[name.id]), apply, whole=constant)
 
 
 def _has_folded_constant(node):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
 from .language import BINARY, FUNCTIONS, UNARY
-from .tree import Binary, Call, Layer, Name, Num, Program, Unary
+from .tree import Binary, Call, Layer, Name, Num, Program, Unary, fold
 
 _FLOAT64 = np.dtype("<f8")
 
@@ -35,18 +35,22 @@ def loads(line):
 # ---------------------------------------------------------------- trees
 
 
-def tree_to_plain(node):
-    if isinstance(node, Num):
-        return ["num", float(node.value), node.text]
-    if isinstance(node, Name):
-        return ["name", node.id]
+def _plain_leaf(node):
+    return ["num", float(node.value), node.text] if isinstance(node, Num) else ["name", node.id]
+
+
+def _plain_operation(node, operands):
     if isinstance(node, Unary):
-        return ["unary", node.op, tree_to_plain(node.operand)]
+        return ["unary", node.op, *operands]
     if isinstance(node, Binary):
-        return ["binary", node.op, tree_to_plain(node.left), tree_to_plain(node.right)]
+        return ["binary", node.op, *operands]
     if isinstance(node, Call):
-        return ["call", node.fn, tree_to_plain(node.arg)]
+        return ["call", node.fn, *operands]
     raise WireError(f"not a tree node: {type(node).__name__}")
+
+
+def tree_to_plain(node):
+    return fold(node, _plain_leaf, _plain_operation)
 
 
 def _expect(condition, what):
