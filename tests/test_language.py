@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import explorer.forward
-from explorer import explore
+from explorer import FormulaError, explore
 from explorer.export import _latex
 from explorer.fold import fold_constant
-from explorer.language import BINARY, REDUCTIONS, UNARY, name_latex
+from explorer.language import BINARY, FUNCTIONS, REDUCTIONS, UNARY, name_latex
 from explorer.parse import parse_layers
-from explorer.tree import Binary, Name, Num, to_text
+from explorer.tree import Binary, Call, Name, Num, Unary, to_text
 
 # a op b for a = 3, b = 2, worked out by hand
 BINARY_AT_3_2 = {"+": 5.0, "-": 1.0, "*": 6.0, "/": 1.5, "**": 9.0}
@@ -58,6 +60,30 @@ def test_unary_plus_gives_back_the_same_tensor():
 def test_text_keeps_exactly_the_brackets_python_needs(text):
     program = parse_layers(f"y = {text}")
     assert to_text(program.output.expr) == text
+
+
+def _trees():
+    leaves = st.sampled_from([Num(2.0, "2"), Num(0.5, "0.5"), Name("x"), Name("pi")])
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.builds(Unary, st.sampled_from(list(UNARY)), inner),
+            st.builds(Binary, st.sampled_from(list(BINARY)), inner, inner),
+            st.builds(Call, st.sampled_from(list(FUNCTIONS)), inner),
+        ),
+        max_leaves=12,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_trees())
+def test_text_reads_back_as_the_same_tree(tree):
+    """Whatever the nesting, the brackets to_text leaves out are ones Python does not need."""
+    try:
+        program = parse_layers(f"y = {to_text(tree)}")
+    except FormulaError:  # a constant exponent past the parser's limit, say
+        assume(False)
+    assert program.output.expr == tree
 
 
 @pytest.mark.parametrize(
