@@ -127,7 +127,7 @@ UNARY_OPERATORS = {row.ast: symbol for symbol, row in UNARY.items()}
 
 
 @dataclass(frozen=True)
-class Reduction:
+class ReductionRule:
     """One way of starting backward from the output layer z."""
 
     code: str  # as the notebooks write it; {z} is the output layer's name
@@ -144,9 +144,9 @@ class Reduction:
 
 
 REDUCTIONS = {
-    "sum": Reduction("out = {z}.sum()\nout.backward()", "sum", divides=False),
-    "mean": Reduction("out = {z}.mean()\nout.backward()", "mean", divides=True),
-    "ones_like": Reduction("{z}.backward(gradient=torch.ones_like({z}))", None, divides=False),
+    "sum": ReductionRule("out = {z}.sum()\nout.backward()", "sum", divides=False),
+    "mean": ReductionRule("out = {z}.mean()\nout.backward()", "mean", divides=True),
+    "ones_like": ReductionRule("{z}.backward(gradient=torch.ones_like({z}))", None, divides=False),
 }
 
 INPUT_NAME = "x"
