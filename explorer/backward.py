@@ -99,7 +99,8 @@ def _nodes(live, root, layers, subexpressions):
 
 
 def run_reduction(program, x_values, name):
-    """One fresh forward pass, then backward the way `name` starts it."""
+    """One fresh forward pass, then backward the way `name` starts it. Returns the Reduction and the
+    forward pass's layers (name -> live tensor), whose values are the same for every way."""
     x = x_values.clone().requires_grad_(True)
     subexpressions, record = _record_subexpressions()
     layers = run_forward(program, x, record)
@@ -108,16 +109,17 @@ def run_reduction(program, x_values, name):
     for value in layers.values():
         if value.requires_grad:
             value.retain_grad()
-    root = {"sum": z.sum, "mean": z.mean}.get(name, lambda: z)()
+    rule = REDUCTIONS[name]
+    root = rule.out(z)
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
     nodes = _nodes(live, root, layers, subexpressions)
     dot = plain_dot(root, x, "out" if root is not z else program.output.name)
     steps = _run_backward(root, z, live, x)
-    return Reduction(
+    reduction = Reduction(
         name=name,
-        code=REDUCTIONS[name].format(z=program.output.name),
-        out=None if name == "ones_like" else root.detach().clone(),
-        out_repr=None if name == "ones_like" else repr(root),
+        code=rule.code.format(z=program.output.name),
+        out=None if root is z else root.detach().clone(),
+        out_repr=None if root is z else repr(root),
         grad=torch.zeros_like(x_values) if x.grad is None else x.grad.detach().clone(),
         layer_grads={n: (None if v.grad is None else v.grad.detach().clone()) for n, v in layers.items()},
         nodes=nodes,
@@ -126,6 +128,7 @@ def run_reduction(program, x_values, name):
         root_id=str(id(root)),
         dot=dot,
     )
+    return reduction, layers
 
 
 def _run_backward(root, z, live, x):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from .backward import run_reduction
-from .forward import check_work, operations, run_forward
+from .forward import check_work, operations
 from .language import REDUCTIONS
 from .parse import parse_layers, parse_x
 from .tree import Program, to_text
@@ -124,10 +124,11 @@ def explore(x_text, layers_text):
 def run(prepared):
     """The exploration of a prepared input: the forward pass, and backward in all three ways."""
     program, x_values = prepared.program, prepared.x
-    x = x_values.clone().requires_grad_(True)
-    forward = run_forward(program, x)
+    reductions, forward = {}, None
+    for name in REDUCTIONS:  # each on its own forward pass, so x.grad never accumulates
+        reductions[name], layers = run_reduction(program, x_values, name)
+        forward = layers if forward is None else forward  # every pass computes the same values: keep one
     names = program.names
-    reductions = {name: run_reduction(program, x_values, name) for name in REDUCTIONS}
     layers = {name: forward[name].detach().clone() for name in names}
     return Exploration(
         key=prepared.key,

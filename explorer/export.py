@@ -24,9 +24,9 @@ from nbformat import v4
 
 from .fold import fold_constant
 from .graph import annotated_dot
-from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
+from .language import ATOM_PRECEDENCE, CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
 from .parse import parse_layers, parse_x
-from .tree import Binary, Call, Name, Num, Unary, children, names_used, to_text
+from .tree import Binary, Call, Name, Num, Unary, bracketed, children, fold, names_used, operator_row, to_text
 
 # Names the generated code itself uses: a layer called one of these is renamed.
 _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
@@ -81,6 +81,15 @@ def _constant_code(value):
     return f"({text})" if text.startswith("-") else text
 
 
+def _math_name(leaf):
+    return leaf if isinstance(leaf, Num) else Name(f"math.{leaf.id}")
+
+
+def _math_constant(node):
+    """A plain constant (a number, pi or e, or minus one of those) as Python writes it: math.pi, -math.e."""
+    return fold(node, _math_name, lambda unary, operands: Unary(unary.op, *operands))
+
+
 def _code_tree(node, names):
     """The tree rewritten into torch's names, ready for to_text.
 
@@ -88,21 +97,21 @@ def _code_tree(node, names):
     explorer.forward does: Python's own arithmetic would raise where numpy
     gives inf or nan (1/0, 1e9**40), and torch.sin(math.pi) is not a tensor call.
     """
-    if _is_plain_constant(node):
-        if isinstance(node, Unary):
-            return Unary(node.op, _code_tree(node.operand, names))
-        return Name(f"math.{node.id}") if isinstance(node, Name) else node
-    value = fold_constant(node)
-    if value is not None:
-        return Num(value, _constant_code(value))
-    if isinstance(node, Name):
-        return Name(names[node.id])
-    if isinstance(node, Unary):  # unary plus is the operand itself, in the explorer and here
-        operand = _code_tree(node.operand, names)
-        return operand if node.op == "+" else Unary("-", operand)
-    if isinstance(node, Binary):
-        return Binary(node.op, _code_tree(node.left, names), _code_tree(node.right, names))
-    return Call(_TORCH_CALLS[node.fn], _code_tree(node.arg, names))
+
+    def constant(node):
+        if _is_plain_constant(node):
+            return _math_constant(node)
+        value = fold_constant(node)
+        return None if value is None else Num(value, _constant_code(value))
+
+    def apply(node, operands):
+        if isinstance(node, Unary):  # unary plus is the operand itself, in the explorer and here
+            return operands[0] if node.op == "+" else Unary("-", *operands)
+        if isinstance(node, Binary):
+            return Binary(node.op, *operands)
+        return Call(_TORCH_CALLS[node.fn], *operands)
+
+    return fold(node, lambda name: Name(names[name.id]), apply, whole=constant)
 
 
 def _has_folded_constant(node):
@@ -175,46 +184,44 @@ def _x_values(values):
 # ---------------------------------------------------------------- LaTeX from the tree
 
 
-def _latex_name(name):
-    """A layer name in math mode: identifiers are ASCII letters, digits and '_', and '_' is escaped."""
-    escaped = name.replace("_", r"\_")
-    return escaped if len(name) == 1 else rf"\mathit{{{escaped}}}"
-
-
 def _latex_number(text):
+    """A number as written; 1e-05 as 1 \\times 10^{-5}, which needs brackets only as a power's base."""
     mantissa, _, exponent = text.partition("e")
-    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else text
+    if not exponent:
+        return text, ATOM_PRECEDENCE
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}", UNARY["-"].precedence
 
 
-def _times(node):
-    """`3x` for a number times a name or a call, a dot otherwise."""
+def _juxtaposed(node):
+    """`3x` for a number times a name or a call (or a power of one), rather than a dot."""
+    if not (isinstance(node, Binary) and node.op == "*" and isinstance(node.left, Num)):
+        return False
     right = node.right.left if isinstance(node.right, Binary) and node.right.op == "**" else node.right
-    return " " if isinstance(node.left, Num) and isinstance(right, Name | Call) else r" \cdot "
+    return isinstance(right, Name | Call)
 
 
-def _latex(node, parent=0):
-    """A tree as LaTeX, with brackets where the precedence needs them (as tree.to_text puts them)."""
+def _latex_leaf(node):
     if isinstance(node, Num):
         return _latex_number(node.text)
-    if isinstance(node, Name):
-        return CONSTANTS[node.id][2] if node.id in CONSTANTS else _latex_name(node.id)
+    return (CONSTANTS[node.id].latex if node.id in CONSTANTS else name_latex(node.id)), ATOM_PRECEDENCE
+
+
+def _latex_apply(node, operands):
     if isinstance(node, Call):
-        return rf"{FUNCTIONS[node.fn].latex}{{\left({_latex(node.arg)}\right)}}"
-    if isinstance(node, Unary):
-        text, mine = node.op + _latex(node.operand, 3), 3
-    elif node.op == "**":
-        text, mine = f"{_latex(node.left, 5)}^{{{_latex(node.right)}}}", 4
-    elif node.op == "/":
-        text, mine = rf"\frac{{{_latex(node.left)}}}{{{_latex(node.right)}}}", 3
-    else:
-        mine = 1 if node.op in "+-" else 2
-        operator = {"+": " + ", "-": " - ", "*": _times(node)}[node.op]
-        text = _latex(node.left, mine) + operator + _latex(node.right, mine + 1)
-    return rf"\left({text}\right)" if mine < parent else text
+        return rf"{FUNCTIONS[node.fn].latex}{{\left({operands[0][0]}\right)}}", ATOM_PRECEDENCE
+    row = operator_row(node)
+    texts = bracketed(operands, row, lambda text: rf"\left({text}\right)", latex=True)
+    template = "{0} {1}" if _juxtaposed(node) else row.latex
+    return template.format(*texts), row.latex_precedence or row.precedence
+
+
+def _latex(node):
+    """A tree as LaTeX, with brackets where the precedence needs them (as tree.to_text puts them)."""
+    return fold(node, _latex_leaf, _latex_apply)[0]
 
 
 def _latex_layer(layer):
-    return f"{_latex_name(layer.name)} = {_latex(layer.expr)}"
+    return f"{name_latex(layer.name)} = {_latex(layer.expr)}"
 
 
 def _aligned(lines):
@@ -242,13 +249,13 @@ _X_WORDS = (
 
 def _total_derivative(layer):
     """d layer / dx as the sum, over what the layer reads, of (local derivative) times (its d/dx)."""
-    name = _latex_name(layer.name)
+    name = name_latex(layer.name)
     terms = []
     for used in names_used(layer.expr):
         if used == INPUT_NAME:
             terms.append(rf"\frac{{\partial {name}}}{{\partial x}}")
         elif used not in CONSTANTS:
-            other = _latex_name(used)
+            other = name_latex(used)
             terms.append(rf"\frac{{\partial {name}}}{{\partial {other}}}\,\frac{{d{other}}}{{dx}}")
     return rf"\frac{{d{name}}}{{dx}} &= " + (" + ".join(terms) or "0")
 
@@ -262,21 +269,21 @@ def _chain_rule_words(program, output):
         + _aligned([_total_derivative(layer) for layer in program.layers])
         + "\n\nEvery operation is elementwise, so element $i$ of each layer depends only on $x_i$. "
         "Autograd's graph holds one node per operation, each knowing its local derivative; `backward()` "
-        f"starts from $\\frac{{\\partial \\mathit{{out}}}}{{\\partial {_latex_name(output)}_i}}$ "
+        f"starts from $\\frac{{\\partial \\mathrm{{out}}}}{{\\partial {name_latex(output)}_i}}$ "
         "and multiplies its way back to $x$."
     )
 
 
 def _reduction_words(name, output, count, reads_x):
-    z = _latex_name(output)
+    z = name_latex(output)
     words = {
-        "sum": rf"$\mathit{{out}} = \sum_i {z}_i$, so $\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}} = 1$ "
+        "sum": rf"$\mathrm{{out}} = \sum_i {z}_i$, so $\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = 1$ "
         rf"and `x.grad` holds $\frac{{d{z}_i}}{{dx_i}}$.",
-        "mean": rf"$\mathit{{out}} = \frac{{1}}{{{count}}}\sum_i {z}_i$ over {count} element{'s' * (count != 1)}, "
-        rf"so $\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}} = \frac{{1}}{{{count}}}$: "
+        "mean": rf"$\mathrm{{out}} = \frac{{1}}{{{count}}}\sum_i {z}_i$ over {count} element{'s' * (count != 1)}, "
+        rf"so $\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = \frac{{1}}{{{count}}}$: "
         f"`x.grad` is the gradient of `sum` divided by {count}.",
         "ones_like": "Without arguments `backward()` needs a single number. For a tensor, `gradient` gives "
-        rf"$\frac{{\partial \mathit{{out}}}}{{\partial {z}_i}}$ for every element: ones, the same as `sum`.",
+        rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}}$ for every element: ones, the same as `sum`.",
     }[name]
     if not reads_x:
         words += f"\n\n`{output}` does not depend on `x`, so nothing flows back: `x.grad` stays `None`, that is zero."
@@ -288,8 +295,8 @@ def _reduction_words(name, output, count, reads_x):
 
 
 def _reduction_code(name, output):
-    """backward.REDUCTIONS' snippet, reading the output layer by its (script) name."""
-    return REDUCTIONS[name].format(z=output)
+    """language.REDUCTIONS' snippet, reading the output layer by its (script) name."""
+    return REDUCTIONS[name].code.format(z=output)
 
 
 def _reduction_cells(name, x_line, forward, output, reads_x):

@@ -8,28 +8,26 @@ worker fold constants too, and the worker must not load torch.
 import numpy as np
 
 from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Name, Num, Unary, children
-
-_FLOAT_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
+from .tree import Call, Num, fold, operator_row
 
 
 def apply_float(node, args):
     """One operation on floats, as float64 computes it (inf and nan rather than errors)."""
+    form = FUNCTIONS[node.fn].numpy if isinstance(node, Call) else operator_row(node).numpy
     with np.errstate(all="ignore"):
-        if isinstance(node, Unary):
-            return -args[0] if node.op == "-" else args[0]
-        if isinstance(node, Binary):
-            return float(_FLOAT_OPS[node.op](np.float64(args[0]), np.float64(args[1])))
-        if isinstance(node, Call):
-            return float(FUNCTIONS[node.fn].numpy(np.float64(args[0])))
-    raise TypeError(f"not an operation: {node!r}")
+        return float(form(*(np.float64(arg) for arg in args)))
+
+
+def _leaf(node):
+    if isinstance(node, Num):
+        return node.value
+    return CONSTANTS[node.id].value if node.id in CONSTANTS else None
+
+
+def _apply(node, args):
+    return None if any(arg is None for arg in args) else apply_float(node, args)
 
 
 def fold_constant(node):
     """The float value of a subtree that reads no variable, or None if it reads x or a layer."""
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Name):
-        return CONSTANTS[node.id][0] if node.id in CONSTANTS else None
-    args = [fold_constant(child) for child in children(node)]
-    return None if any(arg is None for arg in args) else apply_float(node, args)
+    return fold(node, _leaf, _apply)

@@ -6,17 +6,13 @@ integers. Everything that depends on x is a torch operation on tensors, so
 autograd records exactly the graph the notebooks' Python would build.
 """
 
-import operator
-
 import torch
 
 from . import limits
 from .errors import FormulaError
 from .fold import apply_float
 from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Name, Num, Unary, children, to_text, walk
-
-_TORCH_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
+from .tree import Binary, Call, Num, Unary, fold, operator_row, to_text, walk
 
 
 class _OperationFailed(Exception):
@@ -29,25 +25,12 @@ class _OperationFailed(Exception):
         self.reason = reason[:200]
 
 
-def _apply(node, args):
-    """One operation, with torch's and numpy's own errors turned into _OperationFailed."""
-    try:
-        return _apply_unchecked(node, args)
-    except (RuntimeError, ArithmeticError) as error:
-        raise _OperationFailed(node, error) from None
-
-
 def _apply_unchecked(node, args):
     """One operation on already evaluated arguments: floats fold, anything with a tensor is torch."""
     if all(isinstance(a, float) for a in args):
         return apply_float(node, args)
-    if isinstance(node, Unary):
-        return -args[0] if node.op == "-" else args[0]
-    if isinstance(node, Binary):
-        return _TORCH_OPS[node.op](*args)
-    if isinstance(node, Call):
-        return FUNCTIONS[node.fn].torch(args[0])
-    raise TypeError(f"not a formula node: {node!r}")
+    form = FUNCTIONS[node.fn].torch if isinstance(node, Call) else operator_row(node).torch
+    return form(*args)
 
 
 def evaluate(node, env, record=None):
@@ -56,14 +39,22 @@ def evaluate(node, env, record=None):
     `record(node, tensor)` is called for every operation that makes a tensor,
     so callers can label the autograd node it created with its subexpression.
     """
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Name):
-        return CONSTANTS[node.id][0] if node.id in CONSTANTS else env[node.id]
-    result = _apply(node, [evaluate(child, env, record) for child in children(node)])
-    if record is not None and isinstance(result, torch.Tensor):
-        record(node, result)
-    return result
+
+    def leaf(node):
+        if isinstance(node, Num):
+            return node.value
+        return CONSTANTS[node.id].value if node.id in CONSTANTS else env[node.id]
+
+    def apply(node, args):
+        try:
+            result = _apply_unchecked(node, args)
+        except (RuntimeError, ArithmeticError) as error:  # torch's and numpy's own refusals
+            raise _OperationFailed(node, error) from None
+        if record is not None and isinstance(result, torch.Tensor):
+            record(node, result)
+        return result
+
+    return fold(node, leaf, apply)
 
 
 def operations(program):

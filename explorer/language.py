@@ -1,4 +1,9 @@
-"""The formula language's vocabulary: one table from name to torch, numpy, sympy and LaTeX.
+"""The formula language's vocabulary: one row per function, constant, operator and reduction.
+
+Each row carries every backend's form of its word (torch, numpy, sympy, LaTeX,
+Python text), so a new word is one row here, and each backend is a fold over
+the tree (tree.fold) that looks its words up in these tables. Nothing here
+imports torch: the symbolic worker reads these tables and never loads it.
 
 Every function is elementwise, so each element of every layer depends only on
 the same element of x. The plot, the symbolic maths and the finite differences
@@ -7,8 +12,10 @@ all rely on that: d out / d x_i = weight * f'(x_i).
 
 import importlib
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -26,6 +33,27 @@ class Function:
         """The torch function, imported on first use: the symbolic worker never loads torch (~200 MB)."""
         module, _, name = self.torch_path.rpartition(".")
         return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: float
+    sympy: Callable  # (sympy module) -> the exact constant
+    latex: str
+
+
+@dataclass(frozen=True)
+class Operator:
+    ast: str  # the class Python's ast gives it: "Add", "USub"
+    precedence: int  # how tightly it binds, as in Python: + 1, * 2, unary minus 3, ** 4
+    text: str  # as Python writes it, over the operands {0} and {1}
+    torch: Callable  # on tensors, as the user's Python would apply it
+    numpy: Callable  # on float64, for folding constants: overflow gives inf, not an error
+    sympy: Callable  # on sympy expressions
+    latex: str  # as LaTeX writes it, over {0} and {1}
+    note: str  # a word for people
+    right_associative: bool = False
+    latex_precedence: int | None = None  # where LaTeX groups otherwise than Python
 
 
 def _relu_sympy(sp, u):
@@ -61,20 +89,73 @@ FUNCTIONS = {
 }
 
 CONSTANTS = {
-    "pi": (math.pi, lambda sp: sp.pi, r"\pi"),
-    "e": (math.e, lambda sp: sp.E, r"e"),
+    "pi": Constant(math.pi, lambda sp: sp.pi, r"\pi"),
+    "e": Constant(math.e, lambda sp: sp.E, r"e"),
 }
 
-# Operators: ast operator class name -> the symbol users write.
-BINARY_OPERATORS = {"Add": "+", "Sub": "-", "Mult": "*", "Div": "/", "Pow": "**"}
-UNARY_OPERATORS = {"USub": "-", "UAdd": "+"}
 
-# How each way starts backward, as the notebooks write it; {z} is the output layer's name.
+def _same(u):
+    """Unary plus: the operand itself, in every backend (torch gives back the very same tensor)."""
+    return u
+
+
+# One row per operator. Precedence as Python's grammar has it; atoms (numbers, names, calls) bind tightest.
+# `text` is Python's (and the exported torch script's) spelling, `latex` LaTeX's, both over the operands
+# {0} and {1}; an operand inside the template's own braces ({{{0}}}) needs no brackets.
+BINARY = {
+    "+": Operator("Add", 1, "{0} + {1}", operator.add, np.add, operator.add, "{0} + {1}", "addition"),
+    "-": Operator("Sub", 1, "{0} - {1}", operator.sub, np.subtract, operator.sub, "{0} - {1}", "subtraction"),
+    "*": Operator("Mult", 2, "{0}*{1}", operator.mul, np.multiply, operator.mul, r"{0} \cdot {1}", "product"),
+    "/": Operator(
+        "Div", 2, "{0}/{1}", operator.truediv, np.divide, operator.truediv, r"\frac{{{0}}}{{{1}}}", "quotient",
+        latex_precedence=3,  # a fraction bar groups its parts: x \cdot \frac{1}{2} needs no brackets
+    ),
+    "**": Operator(
+        "Pow", 4, "{0}**{1}", operator.pow, np.power, operator.pow, "{0}^{{{1}}}", "power",
+        right_associative=True,  # 2**3**2 is 2**(3**2)
+    ),
+}
+UNARY = {
+    "-": Operator("USub", 3, "-{0}", operator.neg, np.negative, operator.neg, "-{0}", "negation"),
+    "+": Operator("UAdd", 3, "+{0}", _same, _same, _same, "+{0}", "unary plus: the operand itself"),
+}
+ATOM_PRECEDENCE = 9  # numbers, names and calls: never bracketed
+
+# For the parser: ast operator class name -> the symbol users write.
+BINARY_OPERATORS = {row.ast: symbol for symbol, row in BINARY.items()}
+UNARY_OPERATORS = {row.ast: symbol for symbol, row in UNARY.items()}
+
+
+@dataclass(frozen=True)
+class ReductionRule:
+    """One way of starting backward from the output layer z."""
+
+    code: str  # as the notebooks write it; {z} is the output layer's name
+    scalar: str | None  # the tensor method that makes the scalar out ("sum", "mean"); None: backward from z itself
+    divides: bool  # out divides by z's element count N, so d out / d z_i is 1/N
+
+    def weight(self, count):
+        """d out / d z_i, exactly: 1/N for mean over N elements, 1 for sum and for ones_like's seed of ones."""
+        return Fraction(1, max(1, count)) if self.divides else Fraction(1)
+
+    def out(self, z):
+        """The tensor backward starts from: the scalar out, or z itself (then seeded with ones)."""
+        return getattr(z, self.scalar)() if self.scalar else z
+
+
 REDUCTIONS = {
-    "sum": "out = {z}.sum()\nout.backward()",
-    "mean": "out = {z}.mean()\nout.backward()",
-    "ones_like": "{z}.backward(gradient=torch.ones_like({z}))",
+    "sum": ReductionRule("out = {z}.sum()\nout.backward()", "sum", divides=False),
+    "mean": ReductionRule("out = {z}.mean()\nout.backward()", "mean", divides=True),
+    "ones_like": ReductionRule("{z}.backward(gradient=torch.ones_like({z}))", None, divides=False),
 }
 
 INPUT_NAME = "x"
 RESERVED_NAMES = frozenset({INPUT_NAME, *FUNCTIONS, *CONSTANTS})
+
+
+def name_latex(name):
+    """A layer name as itself: one letter in math italic like the notebooks' y, longer names upright,
+    so `alpha` never turns into a Greek letter nor `lambda_1` into λ₁."""
+    if not (name.isascii() and name.isidentifier()):
+        raise ValueError(f"not a layer name: {name!r}")
+    return name if len(name) == 1 and name.isalpha() else r"\mathrm{" + name.replace("_", r"\_") + "}"

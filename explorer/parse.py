@@ -17,7 +17,7 @@ import torch
 from . import limits
 from .errors import FormulaError
 from .fold import fold_constant
-from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES
+from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES, UNARY_OPERATORS
 from .tree import Binary, Call, Layer, Name, Num, Program, Unary, walk
 
 _BAD_CHARACTER = re.compile(r"[^\t\n\x20-\x7e]")  # ASCII, printable, plus tab and newline
@@ -340,7 +340,7 @@ def _convert(node, known, line):
             raise FormulaError(f"'{node.id}' is a function: call it, as {node.id}(x)", **_where(node, line))
         raise FormulaError(f"unknown name '{node.id}' (known: {', '.join(known)})", **_where(node, line))
     if isinstance(node, ast.UnaryOp):
-        op = {ast.USub: "-", ast.UAdd: "+"}.get(type(node.op))
+        op = UNARY_OPERATORS.get(type(node.op).__name__)
         if op is None:
             raise FormulaError(f"operator '{_symbol(node.op)}' is not allowed", **_where(node, line))
         return Unary(op, _convert(node.operand, known, line))

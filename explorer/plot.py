@@ -19,6 +19,7 @@ import torch
 
 from . import limits
 from .forward import run_forward
+from .language import REDUCTIONS
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def tangent_curve(exploration, flat_index, reduction):
     """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` of x varies."""
     x, program = exploration.x, exploration.program
     output = exploration.output.double().flatten()
-    weight = 1.0 / x.numel() if reduction == "mean" else 1.0
+    weight = float(REDUCTIONS[reduction].weight(x.numel()))
     value = float(x.flatten()[flat_index])
     t, centre = _samples(value)
     f, slope = _f_and_slope(program, t)

@@ -35,7 +35,6 @@ traps, a third session's derivations came back in 0.02-0.44 s.
 """
 
 import math
-import operator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -46,13 +45,12 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from . import limits, wire
 from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
-from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS
+from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, name_latex
 from .symbolic_pool import Pool
-from .tree import Binary, Name, Num, Unary, names_used, to_text, walk
+from .tree import Binary, Call, Num, fold, names_used, operator_row, to_text, walk
 
 __all__ = ["Derivation", "LayerMath", "ReductionMath", "describe", "start_worker", "symbolic_derivation"]
 
-_SYMPY_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 _MAX_NODES = 2_000  # bigger than this, an expression can't print within limits.MAX_LATEX_CHARS
 _MAX_FACTOR_NODES = 100  # factoring helps short expressions read like the notebooks; on long ones it is slow
 _MAX_FACTOR_DEGREE = 12  # and on high powers: factoring 100(x + 1)^99 + 1 expands it, 1.5 s for nothing
@@ -157,30 +155,37 @@ def _short(number):
     return "of more than 20 digits" if number.is_Rational and _digits(number) > 20 else str(number)
 
 
-def _operate(op, left, right):
-    if op == "**":
-        _check_power(left, right)
-    return _check_built(_SYMPY_OPS[op](left, right))
+def _leaf(symbols):
+    def leaf(node):
+        if isinstance(node, Num):
+            return _number(node.value)
+        return CONSTANTS[node.id].sympy(sympy) if node.id in CONSTANTS else symbols[node.id]
+
+    return leaf
+
+
+def _apply(node, args):
+    if isinstance(node, Call):
+        return _check_built(_call(node.fn, args[0]))
+    if isinstance(node, Binary) and node.op == "**":
+        _check_power(*args)
+    return _check_built(operator_row(node).sympy(*args))
+
+
+def _folded_power(node):
+    """A constant with a power in it, folded in float64 exactly as the forward pass folds it: no exact
+    9**9**9 tower reaches sympy. None for anything else, which sympy builds."""
+    if not (_has_power(node) and _is_constant(node)):
+        return None
+    value = fold_constant(node)
+    if value is None:  # the forward pass refuses it too, and says why
+        raise Undefined(f"the constant {to_text(node)} has no value")
+    return _number(value)
 
 
 def to_sympy(node, symbols):
     """A formula tree as a sympy expression; `symbols` maps x and layer names to sympy symbols."""
-    if _has_power(node) and _is_constant(node):
-        # Folded in float64 exactly as the forward pass folds it: no exact 9**9**9 tower reaches sympy.
-        value = fold_constant(node)
-        if value is None:  # the forward pass refuses it too, and says why
-            raise Undefined(f"the constant {to_text(node)} has no value")
-        return _number(value)
-    if isinstance(node, Num):
-        return _number(node.value)
-    if isinstance(node, Name):
-        return CONSTANTS[node.id][1](sympy) if node.id in CONSTANTS else symbols[node.id]
-    if isinstance(node, Unary):
-        operand = to_sympy(node.operand, symbols)
-        return -operand if node.op == "-" else operand
-    if isinstance(node, Binary):
-        return _operate(node.op, to_sympy(node.left, symbols), to_sympy(node.right, symbols))
-    return _check_built(_call(node.fn, to_sympy(node.arg, symbols)))
+    return fold(node, _leaf(symbols), _apply, whole=_folded_power)
 
 
 def substitute(expr, mapping):
@@ -308,8 +313,9 @@ def derive(program):
 
 
 def reduction_weight(reduction, count):
-    """d out / d z_i: 1 for sum and for ones_like's seed of ones, 1/N for mean."""
-    return sympy.Rational(1, count) if reduction == "mean" else sympy.Integer(1)
+    """d out / d z_i, exactly: 1 for sum and for ones_like's seed of ones, 1/N for mean."""
+    weight = REDUCTIONS[reduction].weight(count)
+    return sympy.Rational(weight.numerator, weight.denominator)
 
 
 def reduction_derivative(calculus, reduction, count):
@@ -333,14 +339,6 @@ def evaluate(expr, x_symbol, x_values):
 
 
 # ---------------------------------------------------------------- LaTeX
-
-
-def name_latex(name):
-    """A layer name as itself: one letter in math italic like the notebooks' y, longer names upright,
-    so `alpha` never turns into a Greek letter nor `lambda_1` into λ₁."""
-    if not (name.isascii() and name.isidentifier()):
-        raise ValueError(f"not a layer name: {name!r}")
-    return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
 class _Printer:
@@ -412,7 +410,7 @@ def _reduction_start(reduction, z, w):
     """How backward starts, then the step the notebooks take: z_j depends on x_i only when j = i."""
     dz_j = r"\frac{\partial {" + z + r"}_{j}}{\partial x_{i}}"
     dz_i = r"\frac{\partial {" + z + r"}_{i}}{\partial x_{i}}"
-    if reduction == "ones_like":
+    if REDUCTIONS[reduction].scalar is None:  # no scalar out: x.grad is the seed of ones, carried back
         return [r"\mathrm{x.grad}_{i} = \sum_{j} 1 \cdot " + dz_j, dz_i]
     return [r"\frac{\partial\,\mathrm{out}}{\partial x_{i}} = " + w + r"\sum_{j} " + dz_j, w + dz_i]
 

@@ -6,6 +6,8 @@ function table. Nothing here can reach Python's own evaluation of user text.
 
 from dataclasses import dataclass
 
+from .language import ATOM_PRECEDENCE, BINARY, UNARY
+
 
 @dataclass(frozen=True)
 class Num:
@@ -60,9 +62,6 @@ class Program:
         return tuple(layer.name for layer in self.layers)
 
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "u": 3, "**": 4}
-
-
 def children(node):
     if isinstance(node, Unary):
         return (node.operand,)
@@ -82,31 +81,73 @@ def walk(node):
         stack.extend(reversed(children(current)))
 
 
+def fold(node, leaf, apply, whole=None):
+    """A tree's value, built bottom up: leaf(node) for a number or a name, apply(node, values) for an
+    operation or a call, given its operands' values in order. Every backend (torch, float folding, sympy,
+    text, LaTeX) is this fold with its own leaf and apply, so the walk over node kinds is written once.
+
+    whole(node), when given, may answer for an entire subtree (anything but None), which is then not
+    walked: sympy must not build what the float fold answers. Iterative, so depth costs no recursion.
+    """
+    values = []  # the values of the finished subtrees, in order
+    stack = [(node, False)]
+    while stack:
+        current, operands_done = stack.pop()
+        if operands_done:
+            count = len(children(current))
+            operands = values[len(values) - count:]
+            del values[len(values) - count:]
+            values.append(apply(current, operands))
+            continue
+        answer = None if whole is None else whole(current)
+        if answer is not None:
+            values.append(answer)
+        elif isinstance(current, Num | Name):
+            values.append(leaf(current))
+        else:
+            stack.append((current, True))
+            stack.extend((child, False) for child in reversed(children(current)))
+    return values[0]
+
+
 def names_used(node):
     """The names an expression reads, in order of first use."""
     return list(dict.fromkeys(current.id for current in walk(node) if isinstance(current, Name)))
 
 
-def to_text(node, parent_precedence=0, right_of_pow=False):
-    """Python-syntax text of a tree, with only the brackets it needs."""
-    if isinstance(node, Num):
-        return node.text
-    if isinstance(node, Name):
-        return node.id
+def operator_row(node):
+    """The language's row for an operator node."""
+    return UNARY[node.op] if isinstance(node, Unary) else BINARY[node.op]
+
+
+def bracketed(operands, row, brackets, latex=False):
+    """An operator's operands, each a (text, precedence) pair, as the texts its template takes:
+    each put in brackets where it binds more loosely than the operator's place for it requires."""
+    if len(operands) == 1:  # unary: -(a + b), but -x**2 and --x need none
+        wanted = (row.precedence,)
+    elif row.right_associative:  # (a**b)**c, a**b**c; Python reads 2**-x, so the exponent takes a unary
+        wanted = (row.precedence + 1, UNARY["-"].precedence)
+    else:  # (a - b) - c reads a - b - c, a - (b - c) does not
+        wanted = (row.precedence, row.precedence + 1)
+    template = row.latex if latex else row.text
+    texts = []
+    for index, ((text, precedence), least) in enumerate(zip(operands, wanted, strict=True)):
+        grouped = latex and "{{{" + str(index) + "}}}" in template  # in LaTeX's own braces, as \frac{{{0}}}
+        texts.append(brackets(text) if precedence < least and not grouped else text)
+    return texts
+
+
+def _text_leaf(node):
+    return (node.text if isinstance(node, Num) else node.id), ATOM_PRECEDENCE
+
+
+def _text_apply(node, operands):
     if isinstance(node, Call):
-        return f"{node.fn}({to_text(node.arg)})"
-    if isinstance(node, Unary):
-        text = node.op + to_text(node.operand, _PRECEDENCE["u"])
-        mine = _PRECEDENCE["u"]
-    else:
-        mine = _PRECEDENCE[node.op]
-        if node.op == "**":  # right-associative, and binds tighter than unary minus on its left
-            left = to_text(node.left, mine + 1)
-            right = to_text(node.right, _PRECEDENCE["u"], right_of_pow=True)
-        else:
-            left = to_text(node.left, mine)
-            right = to_text(node.right, mine + 1)
-        spaced = node.op in "+-"
-        text = f"{left} {node.op} {right}" if spaced else f"{left}{node.op}{right}"
-    needs_brackets = mine < parent_precedence and not (right_of_pow and isinstance(node, Unary))
-    return f"({text})" if needs_brackets else text
+        return f"{node.fn}({operands[0][0]})", ATOM_PRECEDENCE
+    row = operator_row(node)
+    return row.text.format(*bracketed(operands, row, lambda text: f"({text})")), row.precedence
+
+
+def to_text(node):
+    """Python-syntax text of a tree, with only the brackets it needs."""
+    return fold(node, _text_leaf, _text_apply)[0]

@@ -137,11 +137,11 @@ def verify(exploration, derivation=None, max_rows=None):
     and a float64 central difference. Plain data; never raises on inf or nan. Every element is judged;
     only the first `max_rows` (all, by default) become rows."""
     differences = finite_differences(exploration.program, exploration.x)
-    count = max(1, exploration.x.numel())
+    count = exploration.x.numel()
     checks = {}
     for reduction in REDUCTIONS:
         grad = exploration.grads[reduction].double()
-        weight = 1.0 / count if reduction == "mean" else 1.0
+        weight = float(REDUCTIONS[reduction].weight(count))
         symbolic = _symbolic_values(derivation, reduction, grad.shape)
         checks[reduction] = _check(reduction, grad, symbolic, differences, weight, max_rows)
     return Verification(

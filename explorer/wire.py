@@ -14,11 +14,9 @@ import json
 import numpy as np
 
 from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
-from .language import FUNCTIONS
-from .tree import Binary, Call, Layer, Name, Num, Program, Unary
+from .language import BINARY, FUNCTIONS, UNARY
+from .tree import Binary, Call, Layer, Name, Num, Program, Unary, fold
 
-_UNARY_OPS = ("-", "+")
-_BINARY_OPS = ("+", "-", "*", "/", "**")
 _FLOAT64 = np.dtype("<f8")
 
 
@@ -37,18 +35,22 @@ def loads(line):
 # ---------------------------------------------------------------- trees
 
 
-def tree_to_plain(node):
-    if isinstance(node, Num):
-        return ["num", float(node.value), node.text]
-    if isinstance(node, Name):
-        return ["name", node.id]
+def _plain_leaf(node):
+    return ["num", float(node.value), node.text] if isinstance(node, Num) else ["name", node.id]
+
+
+def _plain_operation(node, operands):
     if isinstance(node, Unary):
-        return ["unary", node.op, tree_to_plain(node.operand)]
+        return ["unary", node.op, *operands]
     if isinstance(node, Binary):
-        return ["binary", node.op, tree_to_plain(node.left), tree_to_plain(node.right)]
+        return ["binary", node.op, *operands]
     if isinstance(node, Call):
-        return ["call", node.fn, tree_to_plain(node.arg)]
+        return ["call", node.fn, *operands]
     raise WireError(f"not a tree node: {type(node).__name__}")
+
+
+def tree_to_plain(node):
+    return fold(node, _plain_leaf, _plain_operation)
 
 
 def _expect(condition, what):
@@ -67,10 +69,10 @@ def tree_from_plain(plain):
         _expect(len(rest) == 1 and isinstance(rest[0], str), "name")
         return Name(rest[0])
     if kind == "unary":
-        _expect(len(rest) == 2 and rest[0] in _UNARY_OPS, "unary operator")
+        _expect(len(rest) == 2 and rest[0] in UNARY, "unary operator")
         return Unary(rest[0], tree_from_plain(rest[1]))
     if kind == "binary":
-        _expect(len(rest) == 3 and rest[0] in _BINARY_OPS, "binary operator")
+        _expect(len(rest) == 3 and rest[0] in BINARY, "binary operator")
         return Binary(rest[0], tree_from_plain(rest[1]), tree_from_plain(rest[2]))
     if kind == "call":
         _expect(len(rest) == 2 and isinstance(rest[0], str) and rest[0] in FUNCTIONS, "call")

@@ -190,8 +190,8 @@ def test_notebook_is_valid_v4_with_the_chain_rule_in_words():
     assert notebook.nbformat == 4
     markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     assert "chain rule" in markdown
-    assert r"\mathit{hidden\_1} = 3 x + 2" in markdown
-    assert r"z = 2 \mathit{hidden\_1}^{2}" in markdown
+    assert r"\mathrm{hidden\_1} = 3 x + 2" in markdown
+    assert r"z = 2 \mathrm{hidden\_1}^{2}" in markdown
     assert nbformat.reads(nbformat.writes(notebook), as_version=4) == notebook
 
 
