@@ -52,24 +52,31 @@ class Admission:
     def is_small(self, estimate):
         return estimate <= self.small_bytes
 
+    def reserve(self, estimate, owner=None, on_wait=None):
+        """Wait until a request estimated to peak at `estimate` bytes may run, and hold its share of the
+        budget until the returned reservation is released. on_wait(place) is called while it waits, at
+        once and then about every half second, with the number of requests ahead of it; it may raise to
+        give up (a Streamlit rerun does). Raises ServerBusy when the request is refused."""
+        if self.is_small(estimate):
+            return Reservation(self, 0)
+        ticket = _Ticket(owner, min(estimate, self.memory_budget))  # one request alone always fits
+        self._enter(ticket, on_wait)
+        return Reservation(self, ticket.cost)
+
     @contextmanager
     def admit(self, estimate, owner=None, on_wait=None):
-        """Run the with-block when a request estimated to peak at `estimate` bytes may run. on_wait(place) is
-        called while it waits, at once and then about every half second, with the number of requests ahead
-        of it; it may raise to give up (a Streamlit rerun does)."""
-        if self.is_small(estimate):
-            yield
-            return
-        cost = min(estimate, self.memory_budget)  # one request alone always fits
-        ticket = _Ticket(owner, cost)
-        self._enter(ticket, on_wait)
+        """reserve() for the length of a with-block."""
+        reservation = self.reserve(estimate, owner, on_wait)
         try:
             yield
         finally:
-            with self._changed:
-                self._running_bytes -= cost
-                self.running -= 1
-                self._changed.notify_all()
+            reservation.release()
+
+    def _release(self, cost):
+        with self._changed:
+            self._running_bytes -= cost
+            self.running -= 1
+            self._changed.notify_all()
 
     def _enter(self, ticket, on_wait):
         deadline = time.monotonic() + self.wait_seconds
@@ -139,6 +146,26 @@ class Admission:
     def waiting(self):
         with self._changed:
             return len(self._queue)
+
+
+class Reservation:
+    """A heavy request's share of the memory budget; release() gives it back, once."""
+
+    def __init__(self, admission, cost):
+        self._admission = admission
+        self._cost = cost
+        self._held = cost > 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self):
+        return self._held
+
+    def release(self):
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._admission._release(self._cost)
 
 
 class _Ticket:

@@ -3,12 +3,16 @@
 glibc's malloc raises its mmap threshold after large blocks are freed (up to
 32 MB), so later tensors of that size come from the heap, and a heap freed in
 the middle stays mapped. Fixing the threshold keeps large tensors in mmap
-(returned on free), and malloc_trim hands back what the heap has free after
-a heavy request. Elsewhere than glibc both are no-ops.
+(returned on free), two arenas stop each of the server's threads from
+keeping a heap of its own, and malloc_trim hands back what the heap has free
+after a heavy request (from a thread of its own, a second later, once the run
+that held the request's result has let it go). Elsewhere than glibc these are
+no-ops.
 """
 
 import ctypes
 import ctypes.util
+import threading
 
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
@@ -34,3 +38,24 @@ def release_free_memory():
     """Return the heap's free pages to the system (glibc only); a few milliseconds."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+_DIRTY = threading.Event()
+
+
+def trim_soon():
+    """Ask for a trim within about a second, off the caller's thread: large results are freed after the
+    run that made them ends, which no code of ours sees."""
+    _DIRTY.set()
+
+
+def _trim_when_asked():
+    while True:
+        _DIRTY.wait()
+        _DIRTY.clear()
+        release_free_memory()
+        _DIRTY.wait(1.0)  # a second for more frees to arrive
+
+
+if _LIBC is not None:
+    threading.Thread(target=_trim_when_asked, name="malloc-trim", daemon=True).start()

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 import shutil
+import weakref
 from dataclasses import dataclass
 
 import nbformat
@@ -28,7 +29,7 @@ from .exploration import prepare, run
 from .export import dot_export, export_notebook, export_script, forward_code, svg_export
 from .graph import fitted
 from .language import REDUCTIONS
-from .memory import release_free_memory
+from .memory import trim_soon
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
 from .verify import verify
@@ -84,7 +85,12 @@ def admitted(estimate, compute, on_wait=None):
             return compute()
         finally:
             if not ADMISSION.is_small(estimate):
-                release_free_memory()
+                trim_soon()
+
+
+def _released_and_trimmed(reservation):
+    reservation.release()
+    trim_soon()
 
 
 def _operations(work, elements):
@@ -98,9 +104,20 @@ def cached_explore(x_text, layers_text, on_wait=None):
         return admitted(parse_bytes(x_text, layers_text), lambda: prepare(x_text, layers_text), on_wait)
 
     def explore_it():
+        # The reservation lasts as long as the result does, not just while it is computed: a session holds
+        # its result through its whole run (drawing the graph, the plot, the checks), and a result too large
+        # for the cache would otherwise be held by every session at once, unaccounted.
         elements = prepared.x.numel()
         estimate = exploration_bytes(elements, _operations(prepared.work, elements))
-        return admitted(estimate, lambda: run(prepared), on_wait)
+        reservation = ADMISSION.reserve(estimate, owner=_session_id(), on_wait=on_wait)
+        try:
+            result = run(prepared)
+        except BaseException:
+            reservation.release()
+            raise
+        if reservation.held:
+            weakref.finalize(result, _released_and_trimmed, reservation)
+        return result
 
     prepared = cached("inputs", _raw_key(x_text, layers_text), parse)
     return cached("explorations", prepared.key, explore_it)

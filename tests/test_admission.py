@@ -152,3 +152,19 @@ def test_with_no_room_to_wait_a_request_still_runs_when_the_lane_is_free():
         with pytest.raises(ServerBusy):
             with admission.admit(10**6, owner="b"):
                 pass
+
+
+def test_a_reservation_holds_its_share_until_released_once():
+    admission = gate(memory_budget=100)
+    reservation = admission.reserve(80, owner="a")
+    assert reservation.held and admission.running == 1
+    with pytest.raises(ServerBusy):  # 80 + 80 > 100 and no room to wait for it
+        admission.reserve(80, owner="b", on_wait=lambda place: (_ for _ in ()).throw(ServerBusy("gave up")))
+    reservation.release()
+    reservation.release()  # a second release gives back nothing more
+    assert admission.running == 0
+    assert admission.reserve(80, owner="b").held
+
+
+def test_a_small_request_reserves_nothing():
+    assert not gate().reserve(5).held
