@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 
 from . import limits
@@ -147,32 +148,48 @@ def _finite_or_nan(values):
     return np.where(np.isfinite(values), values, np.nan)
 
 
-def tangent_figure(curve, reduction):
-    """Plotly figure: the curve, the tangent at the element's value, the point, and a slider to move it."""
+_NO_THEME = pio.templates["none"].to_plotly_json()  # plotly's "none" template, resolved once
+
+
+def figure_spec(curve, reduction, present=False):
+    """The plotly figure as plain data: the curve, the tangent at the element's value, the point, a slider."""
     ts, ys = _tangent_segment(curve, curve.centre)
-    fig = go.Figure()
-    fig.add_scatter(x=curve.t, y=_finite_or_nan(curve.out), mode="lines", name="out", line={"width": 3})
-    fig.add_scatter(x=ts, y=ys, mode="lines", name="tangent", line={"dash": "dash", "width": 2})
-    fig.add_scatter(
-        x=[curve.value], y=[curve.out_value], mode="markers", name="point", marker={"size": 12, "symbol": "circle"}
-    )
-    fig.update_layout(
-        template="none",
-        height=460,
+    data = [
+        {"type": "scatter", "x": curve.t, "y": _finite_or_nan(curve.out), "mode": "lines", "name": "out",
+         "line": {"width": 3}},
+        {"type": "scatter", "x": ts, "y": ys, "mode": "lines", "name": "tangent", "line": {"dash": "dash", "width": 2}},
+        {"type": "scatter", "x": [curve.value], "y": [curve.out_value], "mode": "markers", "name": "point",
+         "marker": {"size": 12, "symbol": "circle"}},
+    ]
+    layout = {
+        "template": _NO_THEME,
+        "height": 560 if present else 460,
         # The top margin holds the title and, under it, the legend: neither covers the curve. The right
         # margin holds plotly's toolbar, turned upright so that it never covers the title.
-        margin={"l": 60, "r": 45, "t": 110, "b": 40},
-        title={"text": _title(curve, reduction, curve.centre), "x": 0, "xref": "paper", "xanchor": "left",
-               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
-               "font": {"weight": 600}},  # set here, or a slider step redraws it in normal weight
-        modebar={"orientation": "v"},
+        "margin": {"l": 60, "r": 45, "t": 110, "b": 40},
+        "title": {"text": _title(curve, reduction, curve.centre), "x": 0, "xref": "paper", "xanchor": "left",
+                  "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12},
+                  "font": {"weight": 600}},  # set here, or a slider step redraws it in normal weight
+        "modebar": {"orientation": "v"},
         # Fixed margins: automargin made plotly re-measure the page on every redraw (~37 ms in Chromium).
-        xaxis={"title": {"text": curve.label}, "automargin": False},
-        yaxis={"title": {"text": "out"}, "range": _y_range(curve.out), "automargin": False},
-        sliders=_slider(curve, reduction),
+        "xaxis": {"title": {"text": curve.label}, "automargin": False},
+        "yaxis": {"title": {"text": "out"}, "automargin": False},
+        "sliders": _slider(curve, reduction),
         # No legend background: the text takes the theme's colour, and a fixed light box under light
         # dark-theme text could not be read.
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
-                "bgcolor": "rgba(0,0,0,0)"},
-    )
-    return fig
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
+                   "bgcolor": "rgba(0,0,0,0)"},
+    }
+    y_range = _y_range(curve.out)
+    if y_range is not None:
+        layout["yaxis"]["range"] = y_range
+    if present:
+        layout["font"] = {"size": 18}
+    return {"data": data, "layout": layout}
+
+
+def tangent_figure(curve, reduction, present=False):
+    """figure_spec as a plotly Figure, without plotly's validation of every property (about 50 ms a figure,
+    the largest cost of a fresh edit): the spec is ours, and tests/test_plot.py checks that validating it
+    changes nothing."""
+    return go.Figure(figure_spec(curve, reduction, present), _validate=False)

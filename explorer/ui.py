@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import nbformat
 import numpy as np
 import pandas
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -123,11 +122,11 @@ def cached_explore(x_text, layers_text, on_wait=None):
     return cached("explorations", prepared.key, explore_it)
 
 
-def cached_figure(result, flat_index, reduction):
+def cached_figure(result, flat_index, reduction, present=False):
     def figure():
-        return tangent_figure(tangent_curve(result, flat_index, reduction), reduction)
+        return tangent_figure(tangent_curve(result, flat_index, reduction), reduction, present)
 
-    return cached("views", ("figure", result.key, flat_index, reduction), figure)
+    return cached("views", ("figure", result.key, flat_index, reduction, present), figure)
 
 
 def markdown_text(text):
@@ -457,9 +456,7 @@ def choose_view(result):
 
 @drawn_safely
 def tangent(result, name, index, present=False):
-    figure = cached_figure(result, index, name)
-    if present:  # a copy: the cached figure is shared by every session
-        figure = go.Figure(figure).update_layout(font={"size": 18}, height=560)
+    figure = cached_figure(result, index, name, present)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")

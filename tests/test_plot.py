@@ -1,5 +1,6 @@
 """The tangent plot's figure, against hand-computed slopes."""
 
+import json
 import math
 
 import pytest
@@ -34,3 +35,19 @@ def test_finite_other_elements_are_summed_as_before():
     curve = tangent_curve(result, 0, "mean")  # out(t) = (t^2 + 4) / 2
     assert not curve.own_term_only
     assert curve.out_value == pytest.approx(2.5) and curve.grad == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("present", [False, True])
+@pytest.mark.parametrize(("x_text", "layers"), [("[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2"),
+                                                ("[[1, 0, -1], [2, 3, 4]]", "y = log(x)"), ("2.0", "y = 7")])
+def test_the_unvalidated_figure_is_exactly_what_plotly_would_validate(x_text, layers, present):
+    """tangent_figure skips plotly's validation for speed; validating the same spec must change nothing."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from explorer.plot import figure_spec, tangent_figure
+
+    curve = tangent_curve(explore(x_text, layers), 0, "mean")
+    validated = go.Figure(figure_spec(curve, "mean", present))
+    ours = pio.to_json(tangent_figure(curve, "mean", present), validate=False)
+    assert json.loads(ours) == json.loads(pio.to_json(validated, validate=False))  # the same, up to key order
