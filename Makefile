@@ -25,7 +25,7 @@ serve: $(BIN)/.runtime
 	$(BIN)/python deploy/serve.py --replicas $(REPLICAS) --port $(PORT)
 
 test: $(BIN)/.dev
-	$(BIN)/ruff check explorer tests bench streamlit_app.py
+	$(BIN)/ruff check explorer tests bench deploy streamlit_app.py
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.dev
