@@ -23,8 +23,8 @@ st.set_page_config(
 ui.init_state()
 view = ui.view_options()
 
-st.title("Autograd graph explorer")
-if not view.present:  # a projector needs the room
+if not view.present:  # a projector needs the room: the browser's tab still names the page
+    st.title("Autograd graph explorer")
     st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
 
 controls, graph_area = ui.main_columns(view)

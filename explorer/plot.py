@@ -183,8 +183,14 @@ def figure_spec(curve, reduction, present=False):
     y_range = _y_range(curve.out)
     if y_range is not None:
         layout["yaxis"]["range"] = y_range
-    if present:
+    if present:  # a projector: every text larger, the title most (each set on its own: Streamlit's theme
+        # sets them, and a figure-wide font would not reach them)
         layout["font"] = {"size": 18}
+        layout["title"]["font"]["size"] = 24
+        layout["legend"]["font"] = {"size": 18}
+        for axis in (layout["xaxis"], layout["yaxis"]):
+            axis["tickfont"] = {"size": 16}
+            axis["title"]["font"] = {"size": 18}
     return {"data": data, "layout": layout}
 
 

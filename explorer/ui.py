@@ -142,7 +142,7 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p,
 [data-testid="stMain"] input, [data-testid="stMain"] textarea { font-size: 1.3rem; }
-[data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.15rem; }
+[data-testid="stMain"] [data-testid="stCode"] code { font-size: 1rem; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
 [data-testid="stMain"] .katex { font-size: 1.5em; }
 [data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem; }
@@ -198,7 +198,9 @@ def main_columns(view):
     """The controls beside the graph; the whole width for the controls when the graph is hidden."""
     if not view.shows("graph"):
         return st.container(), None
-    return st.columns([2, 3])
+    # A projector's graph is fitted to the screen's height (a chain is tall and narrow), so the step's text
+    # gets half the width.
+    return st.columns([1, 1] if view.present else [2, 3])
 
 
 def row(view, sections):
