@@ -32,18 +32,21 @@ with controls:
     x_text, layers_text = ui.editor(view)
     result = ui.compute(x_text, layers_text)
     if result is not None:
-        reduction, element = ui.choose_view(result)
+        reduction, element = ui.choose_view(result, view.present)
         if view.shows("steps"):
             ui.step_through(result, reduction, element)
+        if view.present and view.shows("plot"):  # a projector: the plot under the step, beside the graph
+            ui.tangent(result, reduction, element, present=True)
 
 if result is not None:
     if graph_area is not None:
         with graph_area:
-            ui.autograd_graph(result, reduction, view.present)
-    for column, section in ui.row(view, ("plot", "grads" if view.shows("grads") else "forward")):
+            ui.autograd_graph(result, reduction, element, view.present)
+    below = ("grads" if view.shows("grads") else "forward",) if view.present else ("plot", "grads")
+    for column, section in ui.row(view, below):
         with column:
             if section == "plot":
-                ui.tangent(result, reduction, element, view.present)
+                ui.tangent(result, reduction, element)
             else:
                 ui.values(result, reduction, view)
     if view.shows("chain"):

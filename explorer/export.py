@@ -372,12 +372,13 @@ def export_notebook(x_text, layers_text):
     return notebook
 
 
-def dot_export(exploration, name="sum", step=None, plain=False):
+def dot_export(exploration, name="sum", step=None, plain=False, at=None):
     """The graph's DOT source as the page shows it: annotated for backward from `name`, with the
-    step-through's node (0-based `step`) highlighted; or torchviz's own, readable, when `plain`."""
+    step-through's node (0-based `step`) highlighted, and values at element `at` only if given (as on a
+    projector); or torchviz's own, readable, when `plain`."""
     if plain:
         return exploration.reductions[name].dot
-    return annotated_dot(exploration, name, step)
+    return annotated_dot(exploration, name, step, at)
 
 
 def svg_export(dot_text):

@@ -130,29 +130,42 @@ def reduction_line(reduction):
     return reduction.code.split("\n")[0]
 
 
-def annotated_dot(exploration, name, step=None):
+def summary_at(tensor, index):
+    """One element of a tensor shaped like x (a scalar, such as out, as itself)."""
+    if tensor is None:
+        return "-"
+    values = tensor.detach().double().flatten()
+    return f"{values[index if values.numel() > index else 0].item():.4g}"
+
+
+def annotated_dot(exploration, name, step=None, at=None):
     """torchviz's graph with each node's layer, forward value and gradient, micrograd-style.
 
     With `step`, the step-through's current node is highlighted and the nodes
-    autograd has already visited are shaded.
+    autograd has already visited are shaded. With `at`, a flat index of x, each
+    node shows its value and gradient at that element only, on one line: short
+    enough for a projector.
     """
     reduction, x_values = exploration.reductions[name], exploration.x
+    show = summary if at is None else (lambda tensor: summary_at(tensor, at))
     grads = {s.node: s.grad_in for s in reduction.steps}
     visited = {s.node for s in reduction.steps[:step]} if step is not None else set()
     current = reduction.steps[step].node if step is not None and reduction.steps else None
     statements = [
         node_statement(
             reduction.x_id,
-            label_lines("x", "value " + summary(x_values), "grad " + summary(reduction.grad)),
+            label_lines("x", "value " + show(x_values), "grad " + show(reduction.grad)),
             COLOURS["input"],
         )
     ]
     for node_id, node in reduction.nodes.items():
         if node.op == "AccumulateGrad":
-            lines = ("AccumulateGrad", "x.grad += " + summary(grads.get(node_id)))
+            lines = ("AccumulateGrad", "x.grad += " + show(grads.get(node_id)))
         else:
-            value, grad = summary(node.value), summary(grads.get(node_id))
+            value, grad = show(node.value), show(grads.get(node_id))
             lines = (node_heading(reduction, node_id), node.op, "value " + value, "grad " + grad)
+            if at is not None:
+                lines = (*lines[:2], f"value {value}   grad {grad}")
         colour = COLOURS["layer"] if node.layer else COLOURS["op"]
         if node_id in visited:
             colour = COLOURS["done"]
@@ -160,14 +173,18 @@ def annotated_dot(exploration, name, step=None):
             colour = COLOURS["current"]
         statements.append(node_statement(node_id, label_lines(*lines), colour, bold=node_id == current))
     if reduction.out is None:
-        root_lines = (exploration.program.output.name, summary(exploration.output))
+        root_lines = (exploration.program.output.name, show(exploration.output))
     else:
-        root_lines = ("out", summary(reduction.out))
+        root_lines = ("out", show(reduction.out))
     statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
     return with_statements(reduction.dot, statements)
 
 
 
-def fitted(source, width_inches, height_inches):
-    """The DOT scaled down, never up, to fit a box: a projector shows the whole graph without scrolling."""
-    return with_statements(source, [f'graph [size="{width_inches:g},{height_inches:g}"]'])
+def fitted(source, width_inches, height_inches, title=""):
+    """The DOT packed tight and scaled, up or down, to fill a box, with an optional title on top: a projector
+    shows the whole graph, as large as the screen allows, without scrolling."""
+    box = f'graph [size="{width_inches:g},{height_inches:g}!" ranksep=0.2 nodesep=0.15]'
+    label = graphviz.Digraph()
+    label.attr("graph", label=label_lines(title), labelloc="t")
+    return with_statements(source, [box, *(label.body if title else [])])

@@ -184,7 +184,11 @@ def figure_spec(curve, reduction, present=False):
     if y_range is not None:
         layout["yaxis"]["range"] = y_range
     if present:  # a projector: every text larger, the title most (each set on its own: Streamlit's theme
-        # sets them, and a figure-wide font would not reach them)
+        # sets them, and a figure-wide font would not reach them); short, beside the graph, no legend
+        # and no slider: the element selector moves the point
+        layout.update(height=220, showlegend=False, margin={"l": 60, "r": 40, "t": 50, "b": 45})
+        del layout["sliders"]
+        layout["title"]["text"] = f"slope at the point = {_slope(curve, curve.centre):.6g}"
         layout["font"] = {"size": 18}
         layout["title"]["font"]["size"] = 24
         layout["legend"]["font"] = {"size": 18}

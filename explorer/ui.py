@@ -136,7 +136,8 @@ def markdown_text(text):
 
 # ---------------------------------------------------------------- state and view
 
-# Constant CSS, never user text: larger type for projectors.
+# Constant CSS, never user text: larger type for projectors, and no labels over the three controls beside
+# the graph (the step's text names the step; the buttons and the element name themselves).
 # Scoped to text elements: a page-wide font size would also reach the graph's SVG labels and clip them.
 PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
@@ -149,12 +150,14 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stTab"] p { font-size: 1.3rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
-[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.25rem; }
+.st-key-reduction [data-testid="stWidgetLabel"], .st-key-element [data-testid="stWidgetLabel"],
+.st-key-backward_step [data-testid="stWidgetLabel"] { display: none; }
 </style>"""
 
 
 # The graph's box in presentation mode: beside the step-through in a 1024x768 projector screen.
-PRESENTATION_GRAPH_INCHES = (5.4, 6.2)
+PRESENTATION_GRAPH_INCHES = (4.3, 6.5)
 
 MAX_LINK_CHARS = 16_000  # browsers and proxies cut long URLs; Streamlit ignores query strings over 512 KiB
 
@@ -295,7 +298,8 @@ def editor(view):
     """Preset, x and layers; returns the two texts. Hidden by a link, it draws nothing and the link's texts rule."""
     if not view.shows("editor"):
         return st.session_state["x"], st.session_state["layers"]
-    with st.expander("Edit x and layers", expanded=not view.present):
+    # On a projector the editor waits in the (folded) sidebar, leaving the screen to the graph and the step.
+    with st.sidebar if view.present else st.expander("Edit x and layers", expanded=True):
         # Options are the titles themselves: a bound widget writes its shown label into the URL.
         title = st.selectbox("Example", presets.BY_TITLE, key="preset", on_change=load_preset, bind=URL)
         preset = presets.BY_TITLE.get(title) if isinstance(title, str) else None
@@ -428,10 +432,10 @@ def gradients(result, reduction=None):
 
 
 @drawn_safely(fallback=("sum", 0))
-def choose_view(result):
-    """The reduction and the element that the plot, the graph and the step-through look at, one above the other:
-    side by side, a narrow column cut "ones_like" off."""
-    left, right = st.container(), st.container()
+def choose_view(result, present=False):
+    """The reduction and the element that the plot, the graph and the step-through look at: one above the
+    other (side by side, the narrow column cut "ones_like" off), or on one row in the projector's wider one."""
+    left, right = st.columns([2, 1]) if present else (st.container(), st.container())
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
@@ -461,7 +465,8 @@ def tangent(result, name, index, present=False):
     figure = cached_figure(result, index, name, present)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
-    st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
+    if not present:
+        st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 
 
 def shown_step(steps):
@@ -473,11 +478,13 @@ def shown_step(steps):
     return number - 1 if number else None
 
 
-def shown_dot(result, name):
-    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
+def shown_dot(result, name, at=None):
+    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted (and,
+    on a projector, each node's value and gradient at the chosen element only)."""
     plain = _current("plain_graph") in (True, "true")
     step = shown_step(result.reductions[name].steps)
-    return cached("views", ("dot", result.key, name, step, plain), lambda: dot_export(result, name, step, plain))
+    return cached("views", ("dot", result.key, name, step, plain, at),
+                  lambda: dot_export(result, name, step, plain, at))
 
 
 GRAPH_CAPTION = (
@@ -490,10 +497,14 @@ PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, gre
 
 
 @drawn_safely
-def autograd_graph(result, name, present=False):
+def autograd_graph(result, name, index, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    dot = shown_dot(result, name)
-    st.graphviz_chart(fitted(dot, *PRESENTATION_GRAPH_INCHES) if present else dot, width="content")
+    if present:  # a projector: short labels at the chosen element, and the whole graph on the screen
+        at = element_label(tuple(result.x.shape), index)
+        dot = fitted(shown_dot(result, name, at=index), *PRESENTATION_GRAPH_INCHES, title=f"values and grads at {at}")
+        st.graphviz_chart(dot, width="content")
+        return
+    st.graphviz_chart(shown_dot(result, name), width="content")
     st.caption(PLAIN_GRAPH_CAPTION if plain else GRAPH_CAPTION)
 
 

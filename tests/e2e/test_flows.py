@@ -55,11 +55,17 @@ def test_hostile_link_shows_error_without_traceback(page, server):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def code_font_px(page):
+    code = page.locator('[data-testid="stMain"] [data-testid="stCode"] code').first
+    return code.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+
+
 def test_presentation_mode_hides_controls_and_enlarges_type(page, server):
+    open_app(page, f"{server}/?hide=forward,steps,export&reduction=mean")
+    normal = code_font_px(page)
     open_app(page, f"{server}/?present=true&hide=forward,steps,export&reduction=mean")
     assert "MeanBackward0" in graph_text(page)
-    code = page.locator('[data-testid="stMain"] [data-testid="stCode"] code').first
-    assert code.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") > 16
+    assert code_font_px(page) >= 1.1 * normal
     assert "Forward pass" not in page.locator('[data-testid="stMain"]').inner_text()
     screenshot(page, "presentation")
 
