@@ -150,7 +150,7 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stTab"] p { font-size: 1.3rem; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
-[data-testid="stMainBlockContainer"] { padding-top: 2.25rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
 .st-key-reduction [data-testid="stWidgetLabel"], .st-key-element [data-testid="stWidgetLabel"],
 .st-key-backward_step [data-testid="stWidgetLabel"] { display: none; }
 </style>"""
@@ -525,7 +525,7 @@ def _step_lines(view, label, grad):
         so_far = "" if view.accumulates else " so far"
         lines.append(f"  chain rule{so_far}: {product} = {view.running:.6g}")
     else:
-        lines.append("  (a DAG: where paths meet, autograd adds their gradients)")
+        lines.append("  (a DAG: where paths meet, grads add)")
     return lines
 
 
@@ -628,7 +628,6 @@ def _value_at(values, index):
 
 @drawn_safely
 def chain_rule(result, derivation, name, index):
-    st.subheader("The chain rule, worked out")
     if not derivation.ok:
         st.info(markdown_text(derivation.message) + ". The numbers, the graph and the check below still hold.")
         return
@@ -697,7 +696,6 @@ def _check_tables(result, checked):
 @drawn_safely
 def verification(result, derivation):
     """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
-    st.subheader("Check: autograd = symbolic = finite difference")
     checked = cached_verification(result, derivation)
     tables = _check_tables(result, checked)
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
