@@ -4,6 +4,7 @@ User text reaches the page only as code blocks (st.code), or escaped through
 `markdown_text`, because alerts and labels render Markdown and LaTeX.
 """
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -435,7 +436,7 @@ def gradients(result, reduction=None):
 def choose_view(result, present=False):
     """The reduction and the element that the plot, the graph and the step-through look at: one above the
     other (side by side, the narrow column cut "ones_like" off), or on one row in the projector's wider one."""
-    left, right = st.columns([2, 1]) if present else (st.container(), st.container())
+    left, right = st.columns([2, 1]) if present else (contextlib.nullcontext(), contextlib.nullcontext())
     with left:
         name = st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
