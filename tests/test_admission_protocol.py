@@ -1,6 +1,5 @@
 """Admission control through a real `streamlit run`, spoken to as browsers do (Streamlit's websocket protocol)."""
 
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from conftest import free_port, streamlit_command, wait_healthy  # noqa: E402
+from conftest import served  # noqa: E402
 from protocol import Session  # noqa: E402
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
@@ -29,27 +28,14 @@ def heavy_input(k):
     return x, layers
 
 
-def serve(app):
-    port = free_port()
-    command = streamlit_command(app, port)
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def server():
-    yield from serve(ROOT / "tests" / "apps" / "no_waiting_app.py")
+    yield from served(ROOT / "tests" / "apps" / "no_waiting_app.py")
 
 
 @pytest.fixture(scope="module")
 def real_server():
-    yield from serve(ROOT / "streamlit_app.py")
+    yield from served(ROOT / "streamlit_app.py")
 
 
 def send_together(sessions, inputs):
@@ -90,20 +76,13 @@ def test_overlapping_large_requests_are_refused_clearly_while_a_small_edit_runs(
         for session in [*sessions, victim]:
             assert session.rerun().ok  # the first load learns the widgets' ids
         inputs = [heavy_input(k) for k in range(len(sessions))]
-        start, runs = threading.Barrier(len(sessions) + 1), {}
-
-        def send(k):
-            start.wait()
-            x, layers = inputs[k]
-            runs[k] = sessions[k].rerun({"x": x, "layers": layers})
-
-        threads = [threading.Thread(target=send, args=(k,)) for k in range(len(sessions))]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        small = victim.rerun({"x": SEED_X, "layers": "y = 3*x + 5\nz = 2*y**2"})
-        for thread in threads:
-            thread.join(120)
+        small = {}
+        victim_edit = threading.Timer(0.05, lambda: small.setdefault(
+            "run", victim.rerun({"x": SEED_X, "layers": "y = 3*x + 5\nz = 2*y**2"})))
+        victim_edit.start()
+        runs = send_together(sessions, inputs)
+        victim_edit.join(120)
+        small = small["run"]
     finally:
         for session in [*sessions, victim]:
             session.close()

@@ -54,13 +54,15 @@ def streamlit_command(app, port):
 
 
 def start_streamlit(app, port):
-    return subprocess.Popen(streamlit_command(app, port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Not a pipe nobody reads: a server logging more than a pipe holds would block on its next write.
+    quiet = subprocess.DEVNULL
+    return subprocess.Popen(streamlit_command(app, port), cwd=ROOT, stdout=quiet, stderr=quiet)
 
 
-@pytest.fixture(scope="session")
-def server():
+def served(app):
+    """Yield the URL of `app` under a real `streamlit run` on a free loopback port; stop it afterwards."""
     port = free_port()
-    process = start_streamlit(ROOT / "streamlit_app.py", port)
+    process = start_streamlit(app, port)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url)
@@ -68,6 +70,29 @@ def server():
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def server():
+    yield from served(ROOT / "streamlit_app.py")
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """Open pages of a given size and colour scheme at a link; their contexts close after the test."""
+    contexts = []
+
+    def opener(url, width=1400, height=2200, scheme="light"):
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_app(page, url)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import sys
 from urllib.parse import urlencode
 
 import pytest
-from conftest import open_app, screenshot, wait_idle, wait_text
+from conftest import screenshot, wait_idle, wait_text
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 PLOT = '[data-testid="stPlotlyChart"]'
@@ -21,24 +21,6 @@ TWO_LAYERS = {"x": "[[1., 2, 3], [3, 2, 1]]", "layers": "y = 3*x + 2\nz = 2*y**2
 
 def link(server, **params):
     return server + "/?" + urlencode(params)
-
-
-@pytest.fixture
-def open_page(browser, server):
-    """A page of a given size and colour scheme, opened at a link; its context is closed after the test."""
-    contexts = []
-
-    def opener(url, width=1400, height=2200, scheme="light"):
-        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        open_app(page, url)
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
 
 
 # ---------------------------------------------------------------- colour arithmetic (WCAG 2.1)

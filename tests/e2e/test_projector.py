@@ -9,7 +9,7 @@ mode enlarging the whole page (#12).
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import open_app, screenshot, wait_idle, wait_text
+from conftest import screenshot, wait_idle, wait_text
 
 from explorer import presets
 
@@ -22,23 +22,6 @@ def link(server, **params):
     return server + "/?" + urlencode(params)
 
 
-@pytest.fixture
-def open_page(browser, server):
-    contexts = []
-
-    def opener(url, viewport=None, scheme="light"):
-        context = browser.new_context(viewport=viewport or {"width": 1400, "height": 2200}, color_scheme=scheme)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        open_app(page, url)
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
-
-
 def inside_viewport(page, selector):
     box = page.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not drawn"
@@ -49,7 +32,7 @@ def inside_viewport(page, selector):
 
 @pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda preset: preset.key)
 def test_one_projector_screen_holds_the_graph_the_step_and_its_text(open_page, server, preset):
-    page = open_page(link(server, present="true", preset=preset.title, backward_step="2"), PROJECTOR)
+    page = open_page(link(server, present="true", preset=preset.title, backward_step="2"), **PROJECTOR)
     wait_text(page, "step 2 of")
     page.wait_for_selector(GRAPH)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
@@ -106,7 +89,7 @@ def font_px(page, selector):
 
 def test_presentation_mode_enlarges_captions_plot_text_and_latex(open_page, server):
     normal = open_page(link(server, chain="true"))
-    present = open_page(link(server, chain="true", present="true"), PROJECTOR)
+    present = open_page(link(server, chain="true", present="true"), **PROJECTOR)
     for page in (normal, present):
         page.wait_for_selector('[data-testid="stPlotlyChart"] .gtitle')
         page.wait_for_selector(".katex")
