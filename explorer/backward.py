@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .forward import run_forward
+from .forward import leaf_tensors, run_forward
 from .graph import graph_nodes, plain_dot
-from .language import REDUCTIONS
+from .language import INPUT_NAME, REDUCTIONS
 from .tree import Unary, to_text
 
 
@@ -52,6 +52,9 @@ class Reduction:
     x_id: str  # torchviz's id of the leaf x
     root_id: str  # torchviz's id of the tensor backward starts from
     dot: str  # torchviz's DOT of the graph backward starts from
+    leaf_grads: dict = None  # leaf name (x first) -> its .grad; zeros where the output does not reach it
+    leaf_ids: dict = None  # leaf name -> torchviz's id of the leaf tensor
+    unreached: tuple = ()  # the leaves whose .grad torch left as None (shown as zeros)
 
 
 def _op_name(fn):
@@ -63,11 +66,16 @@ def _detached(values):
 
 
 def _local_derivatives(fn, value_shape):
-    """A node called on ones gives d(output)/d(input) for each input: every op here is elementwise."""
-    if _op_name(fn) == "AccumulateGrad":  # calling it would add to x.grad
+    """A node called on ones of its output's shape: for an elementwise op, d(output)/d(input) for each input.
+    For the others (matmul, sum, a broadcast) it is the vector-Jacobian product with ones, each input's
+    gradient if the node's output were all that backward started from; None where torch refuses the call."""
+    if _op_name(fn) == "AccumulateGrad":  # calling it would add to the leaf's .grad
         return ()
-    with torch.no_grad():
-        result = fn(torch.ones(value_shape))
+    try:
+        with torch.no_grad():
+            result = fn(torch.ones(value_shape))
+    except RuntimeError:  # the shape we guessed was not the node's own
+        return (None,) * len(fn.next_functions)
     return _detached(result if isinstance(result, tuple) else (result,))
 
 
@@ -102,9 +110,10 @@ def run_reduction(program, x_values, name):
     """One fresh forward pass, then backward the way `name` starts it. Returns the Reduction and the
     forward pass's layers (name -> live tensor), whose values are the same for every way."""
     x = x_values.clone().requires_grad_(True)
+    leaves = {INPUT_NAME: x, **leaf_tensors(program, requires_grad=True)}
     subexpressions, record = _record_subexpressions()
-    layers = run_forward(program, x, record)
-    del layers["x"]
+    env = run_forward(program, x, record, {name: leaf for name, leaf in leaves.items() if name != INPUT_NAME})
+    layers = {name: env[name] for name in program.names}
     z = layers[program.output.name]
     for value in layers.values():
         if value.requires_grad:
@@ -113,8 +122,8 @@ def run_reduction(program, x_values, name):
     root = rule.out(z)
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
     nodes = _nodes(live, root, layers, subexpressions)
-    dot = plain_dot(root, x, "out" if root is not z else program.output.name)
-    steps = _run_backward(root, z, live, x)
+    dot = plain_dot(root, leaves, "out" if root is not z else program.output.name)
+    steps = _run_backward(root, z, live, x, subexpressions)
     reduction = Reduction(
         name=name,
         code=rule.code.format(z=program.output.name),
@@ -127,15 +136,31 @@ def run_reduction(program, x_values, name):
         x_id=str(id(x)),
         root_id=str(id(root)),
         dot=dot,
+        leaf_grads={name: _grad_or_zeros(leaf) for name, leaf in leaves.items()},
+        leaf_ids={name: str(id(leaf)) for name, leaf in leaves.items()},
+        unreached=tuple(name for name, leaf in leaves.items() if leaf.grad is None),
     )
     return reduction, layers
 
 
-def _run_backward(root, z, live, x):
+def _grad_or_zeros(leaf):
+    """A leaf's .grad; zeros where the output does not reach it (torch leaves .grad as None there)."""
+    return torch.zeros_like(leaf.detach()) if leaf.grad is None else leaf.grad.detach().clone()
+
+
+def _node_shape(fn, root, x, subexpressions):
+    """The shape of a node's output: the root's, a recorded subexpression's, else x's (an elementwise op)."""
+    if fn is root.grad_fn:
+        return root.shape
+    recorded = subexpressions.get(id(fn))
+    return recorded[2].shape if recorded is not None else x.shape
+
+
+def _run_backward(root, z, live, x, subexpressions):
     """Backward with a hook on every node, so the steps come out in autograd's own order."""
-    if not root.requires_grad:  # the output does not depend on x: every gradient is zero
+    if not root.requires_grad:  # the output depends on no leaf: every gradient is zero
         return ()
-    local = {str(id(fn)): _local_derivatives(fn, x.shape if fn is not root.grad_fn else root.shape) for fn in live}
+    local = {str(id(fn)): _local_derivatives(fn, _node_shape(fn, root, x, subexpressions)) for fn in live}
     fired = []
 
     def hook_for(fn):

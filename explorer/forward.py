@@ -8,11 +8,11 @@ autograd records exactly the graph the notebooks' Python would build.
 
 import torch
 
-from . import limits
 from .errors import FormulaError
 from .fold import apply_float
-from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Num, Unary, fold, operator_row, to_text, walk
+from .language import CALLS, CONSTANTS, INPUT_NAME
+from .shapes import check_work
+from .tree import Binary, Call, Lit, Name, Num, Unary, fold, operator_row, to_text, walk
 
 
 class _OperationFailed(Exception):
@@ -29,7 +29,7 @@ def _apply_unchecked(node, args):
     """One operation on already evaluated arguments: floats fold, anything with a tensor is torch."""
     if all(isinstance(a, float) for a in args):
         return apply_float(node, args)
-    form = FUNCTIONS[node.fn].torch if isinstance(node, Call) else operator_row(node).torch
+    form = CALLS[node.fn].torch if isinstance(node, Call) else operator_row(node).torch
     return form(*args)
 
 
@@ -43,7 +43,9 @@ def evaluate(node, env, record=None):
     def leaf(node):
         if isinstance(node, Num):
             return node.value
-        return CONSTANTS[node.id].value if node.id in CONSTANTS else env[node.id]
+        if isinstance(node, Lit):  # a detached list: a plain constant tensor
+            return torch.tensor(node.values, dtype=torch.float32).reshape(node.shape)
+        return CONSTANTS[node.id].value if isinstance(node, Name) and node.id in CONSTANTS else env[node.id]
 
     def apply(node, args):
         try:
@@ -58,19 +60,16 @@ def evaluate(node, env, record=None):
 
 
 def operations(program):
-    """How many operations (calls, operators) the layers hold: each may make a tensor of x's size."""
+    """How many operations (calls, operators) the layers hold."""
     return sum(isinstance(node, (Unary, Binary, Call)) for layer in program.layers for node in walk(layer.expr))
 
 
-def check_work(program, elements):
-    """Refuse x's elements times the operations above limits.MAX_WORK, before any tensor is made."""
-    ops = operations(program)
-    if elements * ops > limits.MAX_WORK:
-        raise FormulaError(
-            f"x has {elements:,} elements and the layers {ops:,} operations: {elements * ops:,} element-operations,"
-            f" over the limit of {limits.MAX_WORK:,}; use a smaller x or shorter layers",
-            field="x",
-        )
+def leaf_tensors(program, requires_grad=False):
+    """The declared leaves as float32 tensors, by name (x is not among them)."""
+    return {
+        leaf.name: torch.tensor(leaf.values, dtype=torch.float32).reshape(leaf.shape).requires_grad_(requires_grad)
+        for leaf in program.leaves
+    }
 
 
 def _constant_like(x, value):
@@ -79,10 +78,12 @@ def _constant_like(x, value):
     return torch.full_like(x, value)
 
 
-def run_forward(program, x, record=None):
-    """Every layer's tensor, by name. A constant layer is a tensor of x's shape, so every layer is elementwise in x."""
-    check_work(program, x.numel())
-    env = {"x": x}
+def run_forward(program, x, record=None, leaves=None):
+    """Every tensor by name: x, the leaves (`leaves`, or the declared values without grad) and the layers.
+    A constant layer is a tensor of x's shape. The shape pass runs first: a shape mistake or a program over
+    limits.MAX_WORK is a FormulaError before any tensor is made."""
+    check_work(program, tuple(x.shape))
+    env = {INPUT_NAME: x, **(leaf_tensors(program) if leaves is None else leaves)}
     for layer in program.layers:
         try:
             value = evaluate(layer.expr, env, record)

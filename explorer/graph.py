@@ -33,8 +33,11 @@ COLOURS = {
 REDUCTION_OPS = ("SumBackward0", "MeanBackward0")
 
 
-def plain_dot(root, x, root_name):
+def plain_dot(root, leaves, root_name):
     """torchviz's own picture of the graph behind `root`, with readable colours and the output named.
+
+    `leaves` maps names to the tensors that require grad (x and the declared
+    leaves), passed to make_dot as its params so each leaf is drawn by name.
 
     torchviz fills its op nodes without a fillcolor, and Graphviz then fills
     with `color`: so the fill is set apart from the ink, or the text vanishes.
@@ -43,7 +46,7 @@ def plain_dot(root, x, root_name):
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        dot = make_dot(root, params={"x": x})
+        dot = make_dot(root, params=dict(leaves))
     dot.graph_attr.update(rankdir="TB", bgcolor=PAPER, fontcolor=INK)
     dot.node_attr.update(fontcolor=INK, color=INK, fillcolor=COLOURS["op"])
     dot.edge_attr.update(color=INK)

@@ -1,0 +1,137 @@
+"""Leaves, @, detach, sum and mean (issue 11): the engine against values worked out by hand."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import FormulaError, explore
+from explorer.exploration import prepare
+from explorer.presets import BY_KEY
+
+
+def close(tensor, expected, tol=1e-5):
+    return np.allclose(tensor.detach().double().numpy(), np.asarray(expected, dtype=np.float64), atol=tol, rtol=tol)
+
+
+def preset(key):
+    return explore(BY_KEY[key].x, BY_KEY[key].layers)
+
+
+def test_micrograd_neuron_gives_the_lecture_numbers():
+    result = preset("neuron")
+    assert result.output.item() == pytest.approx(0.7071, abs=1e-4)
+    for name in ("sum", "mean", "ones_like"):  # one output element: every reduction agrees
+        grads = result.leaf_grads[name]
+        assert list(grads) == ["x", "w", "b"]
+        assert close(grads["x"], [-1.5, 0.5]) and close(grads["w"], [1.0, 0.0]) and close(grads["b"], 0.5)
+        assert torch.equal(result.grads[name], grads["x"])  # r.grads stays x.grad
+
+
+def test_linear_layer_tanh_and_mse_against_a_detached_target():
+    result = preset("linear_mse")
+    x, W, b, target = np.array([1.0, 2.0]), np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([0.0, 0.1]), [0.0, 1.0]
+    h = np.tanh(W @ x + b)  # tanh(0.5), tanh(1.2)
+    dpre = (h - target) * (1 - h**2)  # mean over 2 of (h - t)^2: the 2s cancel
+    assert result.output.item() == pytest.approx(np.mean((h - target) ** 2), rel=1e-5)
+    grads = result.leaf_grads["sum"]
+    assert close(grads["W"], np.outer(dpre, x)) and close(grads["b"], dpre) and close(grads["x"], W.T @ dpre)
+    assert "target" not in grads  # a detached list is a constant, not a leaf
+
+
+def test_softmax_cross_entropy_gradient_is_p_minus_onehot():
+    result = preset("softmax_cross_entropy")
+    x, W = np.array([1.0, 2.0]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    p = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    assert result.output.item() == pytest.approx(-math.log(p[1]), rel=1e-5)
+    ds = p - np.array([0.0, 1.0, 0.0])
+    assert close(result.leaf_grads["mean"]["W"], np.outer(ds, x)) and close(result.leaf_grads["mean"]["x"], W.T @ ds)
+
+
+def test_broadcast_bias_shared_by_two_layers_sums_over_rows_and_uses():
+    result = preset("shared_bias")
+    h = np.array([[2.1, 4.2, 6.3], [6.1, 4.2, 2.3]])  # 2x + b
+    grads = result.leaf_grads["sum"]
+    assert close(grads["b"], [18.4, 18.8, 19.2])  # sum over rows of 2h + 1
+    assert close(grads["x"], 4 * h)
+    assert close(result.leaf_grads["mean"]["b"], np.array([18.4, 18.8, 19.2]) / 6)
+
+
+def test_leaf_used_in_two_layers_accumulates():
+    result = explore("3.0", "w = 2.0\nh = w*x\ny = w*h")  # y = w^2 x
+    assert result.output.item() == 12.0
+    assert close(result.leaf_grads["sum"]["w"], 12.0) and close(result.leaf_grads["sum"]["x"], 4.0)
+
+
+def test_detach_stops_the_gradient():
+    result = explore("[1., 2, 3]", "y = x * detach(x)")
+    assert close(result.grads["sum"], [1.0, 2.0, 3.0])  # not 2x
+
+
+def test_matrix_at_matrix_under_ones_like():
+    result = explore("[[5., 6], [7, 8]]", "W = [[1., 2], [3, 4]]\ny = W @ x")
+    assert close(result.output, [[19, 22], [43, 50]])
+    grads = result.leaf_grads["ones_like"]
+    assert close(grads["W"], [[11, 15], [11, 15]])  # ones @ x^T: row sums of x
+    assert close(grads["x"], [[4, 4], [6, 6]])  # W^T @ ones: column sums of W
+
+
+def test_vector_at_vector_is_a_dot_product():
+    result = explore("[1., 2, 3]", "v = [4., 5, 6]\ny = x @ v")
+    assert result.output.item() == 32.0
+    assert close(result.leaf_grads["sum"]["v"], [1, 2, 3]) and close(result.leaf_grads["sum"]["x"], [4, 5, 6])
+
+
+def test_sum_and_mean_inside_a_formula():
+    result = explore("[1., 2, 3, 4]", "y = x / sum(x) + mean(x)")
+    s = 10.0
+    # d/dx_k of sum_i (x_i/s + m) = 1/s - sum_i x_i/s^2 + 4 * 1/4 = 1
+    assert close(result.grads["sum"], [1.0, 1.0, 1.0, 1.0])
+    assert close(result.output, [1 / s + 2.5, 2 / s + 2.5, 3 / s + 2.5, 4 / s + 2.5])
+
+
+def test_unreached_leaf_has_zero_grad_and_is_named():
+    result = explore("[1., 2]", "w = [5., 6]\ny = 2*x")
+    assert close(result.leaf_grads["sum"]["w"], [0.0, 0.0])
+    assert result.reductions["sum"].unreached == ("w",)
+
+
+def test_a_bare_number_on_the_last_line_stays_a_constant_layer():
+    result = explore("[1., 2]", "y = 2")
+    assert close(result.output, [2.0, 2.0]) and result.program.leaves == ()
+
+
+@pytest.mark.parametrize(
+    "x, layers, message",
+    [
+        ("[1., 2, 3]", "W = [[1., 2], [3, 4]]\n\nh = W @ x",
+         "line 3, col 7: W @ x: shapes (2, 2) and (3,): inner dimensions 2 and 3 differ"),
+        ("[1., 2, 3]", "v = [1., 2]\ny = x + v", "line 2, col 7: x + v: shapes (3,) and (2,): they do not broadcast"),
+        ("[1., 2]", "b = 0.5\ny = b @ x", "line 2, col 7: b @ x: shapes () and (2,): @ needs a tensor of at least one"),
+        ("[1., 2]", "y = 2 @ x", "line 1, col 7: 2 @ x: @ needs a tensor on each side"),
+        ("[1., 2]", "w = [[1., 2], [3]]\ny = x", "line 1, col 5: w is ragged"),
+        ("[1., 2]", "w = [1., 2]\nw = [3., 4]\ny = x", "line 2, col 1: 'w' is already defined"),
+        ("[1., 2]", "sum = [1., 2]\ny = x", "'sum' is a function or constant"),
+        ("[1., 2]", "y = x + [1, 2]", "a list is a leaf on a line of its own"),
+        ("[[1., 2], [3, 4]]", "A = [[[1., 2]], [[3, 4]], [[5, 6]]]\ny = A @ x\nz = x @ A",
+         "line 3, col 7: x @ A: shapes (2, 2) and (3, 1, 2): inner dimensions 2 and 1 differ"),
+    ],
+)
+def test_shape_and_declaration_mistakes_are_clear_formula_errors(x, layers, message):
+    with pytest.raises(FormulaError) as caught:
+        explore(x, layers)
+    assert message in str(caught.value)
+
+
+def test_matmul_work_counts_m_n_k_and_twelve_big_layers_answer_or_are_refused_before_work():
+    small = "[" + ", ".join(["[" + ", ".join(["0.01"] * 100) + "]"] * 100) + "]"
+    assert prepare(small, "h = x @ x\ny = h + 1").work == 100 * 100 * 100 + 100 * 100
+    row = "[" + ", ".join(["0.01"] * 300) + "]"
+    x = "[" + ", ".join([row] * 300) + "]"
+    layers = "\n".join(["h1 = x @ x"] + [f"h{i + 1} = h{i} @ x" for i in range(1, 12)])
+    started = time.perf_counter()
+    with pytest.raises(FormulaError, match="element-operations"):
+        prepare(x, layers)
+    assert time.perf_counter() - started < 30  # refused by the shape pass; a generous bound, not a benchmark
