@@ -27,6 +27,7 @@ class Node:
     layer: str | None  # the layer it produces, if any
     value: torch.Tensor | None  # its forward value
     inputs: tuple  # ids of the nodes its gradient flows to ("" for a constant)
+    leaf: str | None = None  # for an AccumulateGrad: the name of the leaf whose .grad it adds to
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def _record_subexpressions():
     return table, record
 
 
-def _nodes(live, root, layers, subexpressions):
+def _nodes(live, root, layers, subexpressions, leaves):
+    leaf_of = {id(tensor): name for name, tensor in leaves.items()}
     layer_of = {}
     for name, value in layers.items():
         if value.grad_fn is not None:
@@ -102,7 +104,8 @@ def _nodes(live, root, layers, subexpressions):
         if fn is root.grad_fn:
             value = root.detach().clone()
         inputs = tuple("" if child is None else str(id(child)) for child, _ in fn.next_functions)
-        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs)
+        leaf = leaf_of.get(id(fn.variable)) if _op_name(fn) == "AccumulateGrad" else None
+        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs, leaf)
     return nodes
 
 
@@ -121,7 +124,7 @@ def run_reduction(program, x_values, name):
     rule = REDUCTIONS[name]
     root = rule.out(z)
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
-    nodes = _nodes(live, root, layers, subexpressions)
+    nodes = _nodes(live, root, layers, subexpressions, leaves)
     dot = plain_dot(root, leaves, "out" if root is not z else program.output.name)
     steps = _run_backward(root, z, live, x, subexpressions)
     reduction = Reduction(

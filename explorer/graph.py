@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 INK = "#1f2430"
 PAPER = "white"
 COLOURS = {
-    "input": "#cfe8ff",  # x, the leaf whose .grad we read
+    "input": "#cfe8ff",  # x and every declared leaf: the tensors whose .grad we read
     "output": "#d9f2c4",  # the tensor backward starts from
     "layer": "#fff1c1",  # a grad_fn that produces a named layer
     "op": "#eeeeee",  # any other grad_fn
@@ -108,7 +108,7 @@ def node_title(reduction, node_id):
     if node is None:
         return "constant"
     if node.op == "AccumulateGrad":
-        return "x.grad"
+        return f"{node.leaf or 'x'}.grad"
     if node.layer:
         return node.layer
     if node.expr:
@@ -150,9 +150,10 @@ def annotated_dot(exploration, name, step=None):
             COLOURS["input"],
         )
     ]
+    statements += _leaf_statements(exploration, reduction)
     for node_id, node in reduction.nodes.items():
         if node.op == "AccumulateGrad":
-            lines = ("AccumulateGrad", "x.grad += " + summary(grads.get(node_id)))
+            lines = ("AccumulateGrad", f"{node.leaf or 'x'}.grad += " + summary(grads.get(node_id)))
         else:
             value, grad = summary(node.value), summary(grads.get(node_id))
             lines = (node_heading(reduction, node_id), node.op, "value " + value, "grad " + grad)
@@ -169,6 +170,20 @@ def annotated_dot(exploration, name, step=None):
     statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
     return with_statements(reduction.dot, statements)
 
+
+
+def _leaf_statements(exploration, reduction):
+    """Each declared leaf by name, with its value and its .grad, on the node torchviz drew for it (make_dot's
+    params); a leaf the output does not reach has no node, and its zero grad shows on the page instead."""
+    values = exploration.leaves
+    statements = []
+    for name, node_id in (reduction.leaf_ids or {}).items():
+        if name == "x":
+            continue
+        grad = reduction.leaf_grads[name]
+        lines = (name, "value " + summary(values[name]), "grad " + summary(grad))
+        statements.append(node_statement(node_id, label_lines(*lines), COLOURS["input"]))
+    return statements
 
 
 def fitted(source, width_inches, height_inches):

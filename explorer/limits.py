@@ -32,6 +32,13 @@ MAX_BRACKET_DEPTH = 24  # checked on the raw text, before ast.parse sees it
 # 2-2.5 GB.
 MAX_WORK = 2_000_000  # e.g. 100,000 elements and 20 operations, or 7,900 and 252
 
+# The check of a program with leaves perturbs one element at a time (two forward passes each): above this
+# many elements, of x and every leaf together, an evenly spaced sample is judged, and the page says so.
+MAX_CHECKED_ELEMENTS = 48
+# The chain rule of a program with leaves gives one sympy symbol to each element: above this many, of x and
+# every leaf together, the page says it is too large to show symbolically.
+MAX_SYMBOLIC_ELEMENTS = 24
+
 # Numbers in formulas.
 MAX_LITERAL_DIGITS = 20  # digits in one numeric literal, before it is converted
 MAX_ABS_LITERAL = 1e9

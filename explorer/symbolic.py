@@ -47,7 +47,7 @@ from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, name_latex
 from .symbolic_pool import Pool
-from .tree import Binary, Call, Num, fold, names_used, operator_row, to_text, walk
+from .tree import Binary, Call, Num, fold, is_elementwise, names_used, operator_row, to_text, walk
 
 __all__ = ["Derivation", "LayerMath", "ReductionMath", "describe", "start_worker", "symbolic_derivation"]
 
@@ -431,6 +431,8 @@ def _reduction_math(calculus, reduction, x_values, show):
 def describe(program, x_values):
     """Everything the page shows about the symbolic derivatives, as plain data. Unbounded in time and
     memory: the worker calls it, and tests of the maths call it directly. It never raises."""
+    if not is_elementwise(program):
+        return Derivation("error", NOT_YET)
     try:
         x_values = np.asarray(x_values, dtype=np.float64)
         calculus = derive(program)
@@ -451,6 +453,10 @@ def describe(program, x_values):
 # ---------------------------------------------------------------- the bounded workers
 
 
+NOT_YET = (
+    "the chain rule is not shown symbolically for programs with leaves, @, detach, sum or mean yet: "
+    "the gradients, the tangent and the finite-difference check cover them"
+)
 _POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS, idle_seconds=limits.SYMBOLIC_IDLE_SECONDS)
 
 
@@ -473,6 +479,8 @@ def symbolic_derivation(program, x_values, owner=None):
     session id) runs one derivation at a time and takes turns with other owners; every caller that
     passes None shares one turn. Never raises, never hangs: every status but "busy" depends on the
     formula and x alone (and, near the time limit, on the machine's load), so it may be cached."""
+    if not is_elementwise(program):
+        return Derivation("error", NOT_YET)
     try:
         request = {"program": wire.program_to_plain(program), "x": wire.array_to_plain(_float64(x_values))}
         seconds = limits.SYMBOLIC_SECONDS + limits.SYMBOLIC_KILL_GRACE_SECONDS
