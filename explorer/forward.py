@@ -33,11 +33,13 @@ def _apply_unchecked(node, args):
     return form(*args)
 
 
-def evaluate(node, env, record=None):
+def evaluate(node, env, record=None, frozen=None):
     """The value of a tree: a float when it is constant, else a tensor.
 
     `record(node, tensor)` is called for every operation that makes a tensor,
     so callers can label the autograd node it created with its subexpression.
+    `frozen`, a dict, holds each detach(...)'s value by id(node): the first pass fills it, and later passes
+    use it, so a perturbed leaf changes only what autograd differentiates (finite differences, the tangent).
     """
 
     def leaf(node):
@@ -52,6 +54,8 @@ def evaluate(node, env, record=None):
             result = _apply_unchecked(node, args)
         except (RuntimeError, ArithmeticError) as error:  # torch's and numpy's own refusals
             raise _OperationFailed(node, error) from None
+        if frozen is not None and isinstance(node, Call) and node.fn == "detach":
+            result = frozen.setdefault(id(node), result)
         if record is not None and isinstance(result, torch.Tensor):
             record(node, result)
         return result
@@ -78,15 +82,15 @@ def _constant_like(x, value):
     return torch.full_like(x, value)
 
 
-def run_forward(program, x, record=None, leaves=None):
+def run_forward(program, x, record=None, leaves=None, frozen=None):
     """Every tensor by name: x, the leaves (`leaves`, or the declared values without grad) and the layers.
     A constant layer is a tensor of x's shape. The shape pass runs first: a shape mistake or a program over
-    limits.MAX_WORK is a FormulaError before any tensor is made."""
+    limits.MAX_WORK is a FormulaError before any tensor is made. `frozen`: see evaluate."""
     check_work(program, tuple(x.shape))
     env = {INPUT_NAME: x, **(leaf_tensors(program) if leaves is None else leaves)}
     for layer in program.layers:
         try:
-            value = evaluate(layer.expr, env, record)
+            value = evaluate(layer.expr, env, record, frozen)
             if isinstance(value, float):
                 value = _constant_like(x, value)
         except _OperationFailed as failed:

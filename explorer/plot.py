@@ -13,7 +13,9 @@ slope, and the title says so.
 A program with leaves, @, detach, sum or mean is not elementwise in x: there the
 curve is the whole out as one element of one leaf varies (explorer.elements
 numbers them), every sample a forward pass of its own, batched with
-torch.func.vmap, and its slope torch.func.grad of the same function.
+torch.func.vmap, and its slope torch.func.grad of the same function. Every
+detach(...) is held at its value, as autograd sees it, so the tangent touches
+the curve.
 """
 
 from dataclasses import dataclass
@@ -100,12 +102,16 @@ def _out_of_element(exploration, name, flat, reduction):
     onehot = torch.zeros_like(base)
     onehot[flat] = 1.0
     scalar = REDUCTIONS[reduction].scalar or "sum"  # ones_like seeds ones: the slope of z.sum()
+    frozen = {}  # detach(...) held at its value, as autograd sees it: the tangent touches the curve
+    with torch.no_grad():
+        run_forward(program, leaves[INPUT_NAME], leaves={k: v for k, v in leaves.items() if k != INPUT_NAME},
+                    frozen=frozen)
 
     def out(t):
         tensors = dict(leaves)
         tensors[name] = (base + onehot * (t - base[flat])).reshape(leaves[name].shape)
         x = tensors.pop(INPUT_NAME)
-        z = run_forward(program, x, leaves=tensors)[program.output.name]
+        z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name]
         return getattr(z, scalar)()
 
     return out

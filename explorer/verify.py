@@ -8,7 +8,8 @@ float32: their error is ~1e-10 relative, autograd's ~1e-7 per operation.
 
 A program with leaves, @, detach, sum or mean is not elementwise: there each
 element of every leaf (x included) is perturbed on its own, two float64
-forward passes apiece, and above limits.MAX_CHECKED_ELEMENTS an evenly spaced
+forward passes apiece, with every detach(...) held at its unperturbed value
+(what autograd differentiates: no gradient flows through it), and above limits.MAX_CHECKED_ELEMENTS an evenly spaced
 sample of the elements is judged, and the Check says so.
 """
 
@@ -153,12 +154,13 @@ def _leaf_differences(exploration, chosen):
     """Central, left and right differences of each reduction's out in each chosen element, in float64."""
     program = exploration.program
     base = {name: values.detach().double() for name, values in exploration.leaves.items()}
+    frozen = {}  # detach(...) keeps its unperturbed value: autograd sees no path through it, nor do these
 
     def outs(leaves):
         tensors = dict(leaves)
         x = tensors.pop(INPUT_NAME)
         with torch.no_grad():
-            z = run_forward(program, x, leaves=tensors)[program.output.name].double()
+            z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name].double()
         return {"sum": z.sum(), "mean": z.mean(), "ones_like": z.sum()}
 
     middle = outs(base)

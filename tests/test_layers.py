@@ -135,3 +135,143 @@ def test_matmul_work_counts_m_n_k_and_twelve_big_layers_answer_or_are_refused_be
     with pytest.raises(FormulaError, match="element-operations"):
         prepare(x, layers)
     assert time.perf_counter() - started < 30  # refused by the shape pass; a generous bound, not a benchmark
+
+
+# ---------------------------------------------------------------- property: every leaf, against finite differences
+
+
+def _matrix(draw, st, rows, cols):
+    values = st.floats(-1, 1, allow_nan=False, width=32)
+    flat = draw(st.lists(values, min_size=rows * cols, max_size=rows * cols))
+    return [flat[r * cols:(r + 1) * cols] for r in range(rows)]
+
+
+def _layer_programs():
+    from hypothesis import strategies as st
+
+    @st.composite
+    def programs(draw):
+        n, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        x = _matrix(draw, st, 1, n)[0]
+        W = _matrix(draw, st, k, n)
+        b = draw(st.one_of(st.floats(-1, 1, width=32).map(repr), st.just(repr(_matrix(draw, st, 1, k)[0]))))
+        v = _matrix(draw, st, 1, k)[0]
+        f = draw(st.sampled_from(["tanh", "sigmoid", "sin", "softplus", "cos"]))
+        head = draw(st.sampled_from([
+            "y = sum(h*h)", "y = mean(h) * h", "y = h @ v", "y = h * detach(h) + v",
+            "g = exp(h)\ny = g / sum(g)", "y = (h - detach(v))**2",
+        ]))
+        layers = f"W = {W}\nb = {b}\nv = {v}\nh = {f}(W @ x + b)\n{head}"
+        return repr(x), layers
+
+    return programs()
+
+
+def _finite_difference(result, name, flat, reduction, step=1e-6):
+    """Central difference in float64, with detach(...) held at its unperturbed value: no path through it."""
+    from explorer.forward import run_forward
+
+    frozen = {}
+
+    def out(moved):
+        leaves = {n: t.double() for n, t in result.leaves.items()}
+        base = leaves[name].flatten().clone()
+        base[flat] += moved
+        leaves[name] = base.reshape(leaves[name].shape)
+        x = leaves.pop("x")
+        z = run_forward(result.program, x, leaves=leaves, frozen=frozen)[result.program.output.name].double()
+        return z.mean() if reduction == "mean" else z.sum()
+
+    with torch.no_grad():
+        out(0.0)  # fills frozen with the unperturbed detach values
+        return float((out(step) - out(-step)) / (2 * step))
+
+
+def test_autograd_agrees_with_float64_finite_differences_for_every_leaf():
+    from hypothesis import given, settings
+
+    @settings(max_examples=60, deadline=None)
+    @given(_layer_programs())
+    def check(case):
+        x_text, layers = case
+        result = explore(x_text, layers)
+        for reduction in ("sum", "mean", "ones_like"):
+            for name, grad in result.leaf_grads[reduction].items():
+                for flat in range(grad.numel()):
+                    expected = _finite_difference(result, name, flat, reduction)
+                    got = float(grad.flatten()[flat])
+                    assert abs(got - expected) <= 1e-3 + 1e-3 * abs(expected), (layers, reduction, name, flat)
+
+    check()
+
+
+# ---------------------------------------------------------------- the views
+
+
+def test_check_judges_every_leaf_element_and_holds_detach_at_its_value():
+    from explorer.verify import verify
+
+    checked = verify(preset("neuron"))
+    assert checked.passed
+    rows = checked.checks["sum"].rows
+    assert [row.label for row in rows] == ["x[0]", "x[1]", "w[0]", "w[1]", "b"]
+    assert [round(row.finite_difference, 4) for row in rows] == [-1.5, 0.5, 1.0, 0.0, 0.5]
+    detached = verify(explore("[1., 2, 3]", "y = x * detach(x)"))
+    assert detached.passed  # the reference holds detach(x) fixed, as autograd does: slope x, not 2x
+    assert [round(row.finite_difference, 4) for row in detached.checks["sum"].rows] == [1.0, 2.0, 3.0]
+
+
+def test_check_samples_above_the_cap_and_says_how_many():
+    from explorer import limits
+    from explorer.verify import verify
+
+    x = "[" + ", ".join(str(i / 10) for i in range(60)) + "]"
+    checked = verify(explore(x, "y = x * sum(x)"))
+    check = checked.checks["mean"]
+    assert check.total == 60 and check.elements == limits.MAX_CHECKED_ELEMENTS and check.passed
+    assert check.rows[0].label == "x[0]" and check.rows[-1].label == "x[59]"
+
+
+def test_tangent_varies_one_leaf_element_and_its_slope_is_that_grad():
+    from explorer.plot import tangent_curve
+
+    result = preset("neuron")
+    curve = tangent_curve(result, 2, "sum")  # w[0]
+    assert curve.label == "w[0]" and curve.value == -3.0 and curve.grad == pytest.approx(1.0, abs=1e-6)
+    assert curve.out_value == pytest.approx(0.70710678, abs=1e-6)
+    # out(t) = tanh(2t + 6.8813734): its slope at each sample is 2(1 - out²)
+    assert np.allclose(curve.slope, 2 * (1 - np.tanh(2 * curve.t + 6.8813734) ** 2), atol=1e-5)
+    detached = tangent_curve(explore("[1., 2, 3]", "y = x * detach(x)"), 1, "sum")
+    assert detached.grad == pytest.approx(2.0)
+    assert np.allclose(np.gradient(detached.out, detached.t)[90:110], 2.0, atol=1e-3)  # the curve holds detach fixed
+
+
+def test_step_through_shows_a_leaf_used_twice_accumulating():
+    from explorer.walkthrough import describe_tensors
+
+    result = explore("3.0", "w = 2.0\nh = w*x\ny = w*h")
+    steps = [describe_tensors(result, "sum", n) for n in range(1, len(result.reductions["sum"].steps) + 1)]
+    w_step = next(step for step in steps if step.leaf == "w")
+    assert w_step.incoming == "12"  # h·1 through y, plus w·x... d y/dh · dh/dw = 2·3: 6 + 6
+    assert sorted(grad for _, grad in w_step.arrivals) == ["6", "6"]
+    assert {source for source, _ in w_step.arrivals} == {"y", "h"}
+
+
+def test_chain_rule_says_it_is_not_available_for_leaves_yet():
+    from explorer.symbolic import describe, symbolic_derivation
+
+    derivation = symbolic_derivation(preset("neuron").program, [2.0, 0.0])
+    assert derivation.status == "error" and "not shown symbolically for programs with leaves" in derivation.message
+    assert describe(preset("neuron").program, [2.0, 0.0]).status == "error"
+
+
+def test_export_declares_leaves_and_detached_lists_and_prints_every_grad():
+    from explorer.export import export_script
+
+    script = export_script(BY_KEY["linear_mse"].x, BY_KEY["linear_mse"].layers)
+    assert "W = torch.tensor([[0.1, 0.2], [0.3, 0.4]], requires_grad=True)" in script
+    assert "b = torch.tensor([0.0, 0.1], requires_grad=True)" in script
+    assert "target = torch.detach(torch.tensor([0.0, 1.0]))" in script
+    assert "h = torch.tanh(W @ x + b)" in script
+    for name in ("x", "W", "b"):
+        assert f"print({name}.grad)" in script
