@@ -46,6 +46,7 @@ from . import limits, wire
 from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, name_latex
+from .symbolic_leaves import TooManyElements, describe_leaves
 from .symbolic_pool import Pool
 from .tree import Binary, Call, Num, fold, is_elementwise, names_used, operator_row, to_text, walk
 
@@ -431,16 +432,16 @@ def _reduction_math(calculus, reduction, x_values, show):
 def describe(program, x_values):
     """Everything the page shows about the symbolic derivatives, as plain data. Unbounded in time and
     memory: the worker calls it, and tests of the maths call it directly. It never raises."""
-    if not is_elementwise(program):
-        return Derivation("error", NOT_YET)
     try:
+        if not is_elementwise(program):
+            return describe_leaves(program, x_values)
         x_values = np.asarray(x_values, dtype=np.float64)
         calculus = derive(program)
         layer_show, element_show = _Printer(calculus), _Printer(calculus, "x_{i}")
         layers = tuple(_layer_math(layer, calculus, layer_show) for layer in calculus.layers)
         reductions = {name: _reduction_math(calculus, name, x_values, element_show) for name in REDUCTIONS}
         return Derivation("ok", "", layers, reductions)
-    except (TooLarge, MemoryError, RecursionError) as error:
+    except (TooLarge, TooManyElements, MemoryError, RecursionError) as error:
         return Derivation("too_large", f"too large to show symbolically: {error or 'out of memory'}")
     except Undefined as error:
         return Derivation("error", str(error))
@@ -453,10 +454,6 @@ def describe(program, x_values):
 # ---------------------------------------------------------------- the bounded workers
 
 
-NOT_YET = (
-    "the chain rule is not shown symbolically for programs with leaves, @, detach, sum or mean yet: "
-    "the gradients, the tangent and the finite-difference check cover them"
-)
 _POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS, idle_seconds=limits.SYMBOLIC_IDLE_SECONDS)
 
 
@@ -479,8 +476,6 @@ def symbolic_derivation(program, x_values, owner=None):
     session id) runs one derivation at a time and takes turns with other owners; every caller that
     passes None shares one turn. Never raises, never hangs: every status but "busy" depends on the
     formula and x alone (and, near the time limit, on the machine's load), so it may be cached."""
-    if not is_elementwise(program):
-        return Derivation("error", NOT_YET)
     try:
         request = {"program": wire.program_to_plain(program), "x": wire.array_to_plain(_float64(x_values))}
         seconds = limits.SYMBOLIC_SECONDS + limits.SYMBOLIC_KILL_GRACE_SECONDS

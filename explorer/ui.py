@@ -651,16 +651,19 @@ def chain_rule(result, derivation, name, index):
         return
     for layer in derivation.layers:
         st.latex(r" \qquad ".join((layer.formula, *layer.local)))
-        if layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
+        if layer.chain and layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
             st.latex(layer.chain)
-    st.markdown(f"**Backward from `{name}`**, for one element $x_i$ of x:")
+    with_leaves = not is_elementwise(result.program)
+    of_what = "every element of x and the leaves" if with_leaves else "one element $x_i$ of x"
+    st.markdown(f"**Backward from `{name}`**, for {of_what}:")
     st.latex(derivation.reductions[name].latex)
-    label = element_label(tuple(result.x.shape), index)
+    label = elements.element_label(result, index) if with_leaves else element_label(tuple(result.x.shape), index)
     symbolic = _value_at(derivation.reductions[name].values, index)
-    autograd = float(result.grads[name].flatten()[index])
+    autograd = elements.grad_at(result, name, index) if with_leaves else float(result.grads[name].flatten()[index])
+    grad = f"{elements.locate(result, index)[0]}.grad" if with_leaves else "x.grad"
     st.markdown(
         f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
-        f"`x.grad` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
+        f"`{grad}` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
     )
 
 

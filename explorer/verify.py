@@ -182,8 +182,9 @@ def _leaf_differences(exploration, chosen):
     return {name: tuple(torch.tensor(column, dtype=torch.float64) for column in columns[name]) for name in columns}
 
 
-def _verify_leaves(exploration, max_rows):
-    """Every leaf's elements (a sample above the cap) against float64 finite differences of out itself."""
+def _verify_leaves(exploration, derivation, max_rows):
+    """Every leaf's elements (a sample above the cap) against float64 finite differences of out itself, and
+    against the symbolic derivative where `derivation` has one (symbolic_leaves numbers elements alike)."""
     total = elements.count(exploration)
     chosen = sampled_elements(total)
     differences = _leaf_differences(exploration, chosen)
@@ -195,13 +196,15 @@ def _verify_leaves(exploration, max_rows):
         weight = float(REDUCTIONS[reduction].weight(count))
         # _check scales differences of the output's elements by the weight; these are of out already.
         unscaled = tuple(d / weight for d in differences[reduction])
-        check = _check(reduction, grad, None, unscaled, weight, max_rows)
+        symbolic = _symbolic_values(derivation, reduction, (total,))
+        symbolic = None if symbolic is None else symbolic[chosen]
+        check = _check(reduction, grad, symbolic, unscaled, weight, max_rows)
         rows = tuple(row._replace(label=label) for row, label in zip(check.rows, labels, strict=False))
         checks[reduction] = Check(reduction, rows, check.elements, check.max_abs_diff, check.passed,
                                   total if len(chosen) < total else None)
     return Verification(
         checks=checks,
-        symbolic="none",
+        symbolic="none" if derivation is None else derivation.status,
         tolerance=f"|autograd - reference| <= {ATOL:g}·weight + {RTOL:g}·|reference| (weight 1/N for mean)",
     )
 
@@ -211,7 +214,7 @@ def verify(exploration, derivation=None, max_rows=None):
     and a float64 central difference. Plain data; never raises on inf or nan. Every element is judged;
     only the first `max_rows` (all, by default) become rows. A program with leaves: see _verify_leaves."""
     if not is_elementwise(exploration.program):
-        return _verify_leaves(exploration, max_rows)
+        return _verify_leaves(exploration, derivation, max_rows)
     differences = finite_differences(exploration.program, exploration.x)
     count = exploration.x.numel()
     checks = {}

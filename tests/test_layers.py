@@ -257,12 +257,27 @@ def test_step_through_shows_a_leaf_used_twice_accumulating():
     assert {source for source, _ in w_step.arrivals} == {"y", "h"}
 
 
-def test_chain_rule_says_it_is_not_available_for_leaves_yet():
+def test_chain_rule_gives_one_symbol_per_element_and_the_lecture_numbers():
     from explorer.symbolic import describe, symbolic_derivation
 
-    derivation = symbolic_derivation(preset("neuron").program, [2.0, 0.0])
-    assert derivation.status == "error" and "not shown symbolically for programs with leaves" in derivation.message
-    assert describe(preset("neuron").program, [2.0, 0.0]).status == "error"
+    program = preset("neuron").program
+    derivation = symbolic_derivation(program, [2.0, 0.0])  # through the worker, over the wire
+    assert derivation.status == "ok", derivation.message
+    assert derivation.layers[0].formula == r"o = \tanh{\left(b + w_{0} x_{0} + w_{1} x_{1} \right)}"
+    assert np.allclose(derivation.reductions["sum"].values, [-1.5, 0.5, 1.0, 0.0, 0.5], atol=1e-6)
+    assert r"\frac{\partial\,\mathrm{out}}{\partial w_{0}} &= 1" in derivation.reductions["sum"].latex
+    softmax = describe(preset("softmax_cross_entropy").program, [1.0, 2.0])
+    p = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    ds = p - np.array([0.0, 1.0, 0.0])
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert np.allclose(softmax.reductions["sum"].values, [*(W.T @ ds), *np.outer(ds, [1.0, 2.0]).flatten()])
+
+
+def test_chain_rule_past_the_element_cap_is_too_large_to_show():
+    from explorer.symbolic import describe
+
+    derivation = describe(explore("[1., 2, 3]", "W = " + str([[1.0] * 3] * 8) + "\ny = W @ x").program, [1, 2, 3])
+    assert derivation.status == "too_large" and "27 scalar elements" in derivation.message
 
 
 def test_export_declares_leaves_and_detached_lists_and_prints_every_grad():
