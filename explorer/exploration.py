@@ -126,11 +126,16 @@ def _non_finite_warnings(program, layers, reductions):
     for layer in program.layers:
         where = _first_bad(layers[layer.name])
         if where is not None:
-            found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at x{list(where)}")
+            if tuple(layers[layer.name].shape) == tuple(reductions["sum"].grad.shape):  # shaped like x
+                at = f"x{list(where)}"
+            else:
+                at = f"{layer.name}{list(where)}" if where else layer.name
+            found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at {at}")
             break
     for name, reduction in reductions.items():
-        if _first_bad(reduction.grad) is not None:
-            found.append(f"x.grad under {name} holds inf or nan")
+        for leaf, grad in (reduction.leaf_grads or {"x": reduction.grad}).items():
+            if _first_bad(grad) is not None:
+                found.append(f"{leaf}.grad under {name} holds inf or nan")
     return tuple(found)
 
 

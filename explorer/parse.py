@@ -494,6 +494,12 @@ def _parse_layer(code, line, known, last=False):
     if _is_literal(statement.value) and not last:  # the x parser bounds it, not the formula's node count
         tensor = _literal(statement.value, line, code, name)
         return Leaf(name, tuple(tensor.flatten().tolist()), tuple(tensor.shape), line)
+    if last and isinstance(statement.value, ast.List):
+        raise FormulaError(
+            "the last line is the output, a formula: declare the list on a line above it and read it"
+            f" (w = [1.0, 2.0], then {name} = w * x)",
+            **_where(statement.value, line),
+        )
     _check_tree_size(statement.value, line)
     return Layer(name, _convert(statement.value, known, line, code), line)
 

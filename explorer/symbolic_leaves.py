@@ -52,6 +52,11 @@ def _elementwise(function, array):
     return np.vectorize(function, otypes=[object])(_array(array)) if isinstance(array, np.ndarray) else function(array)
 
 
+def _at(expr, values):
+    """An expression's float value with its symbols at `values` (a plain number is its own value)."""
+    return float(expr.xreplace(values).evalf()) if isinstance(expr, sympy.Basic) else float(expr)
+
+
 def _evaluate(node, env, values, checks):
     """A tree as sympy: a scalar expression, or an object array shaped as torch would shape the tensor."""
     from .symbolic import _call, _number  # the same numbers and functions as the elementwise derivation
@@ -71,7 +76,7 @@ def _evaluate(node, env, values, checks):
                 total = sympy.Add(*_array(args[0]).flat)
                 return total / _array(args[0]).size if node.fn == "mean" else total
             if node.fn == "detach":  # held at its value: no derivative flows through
-                return _elementwise(lambda e: _number(float(sympy.sympify(e).xreplace(values))), args[0])
+                return _elementwise(lambda e: _number(_at(e, values)), args[0])
             return _elementwise(lambda e: checks(_call(node.fn, e)), args[0])
         if isinstance(node, Unary):
             return -args[0] if node.op == "-" else args[0]
@@ -140,7 +145,7 @@ def describe_leaves(program, x_values):
         in_leaves[layer.name] = _array(substituted)
         leaf_values = {symbol: values[symbol] for symbol in order}
         for symbol, expr in zip(symbols.flat, in_leaves[layer.name].flat, strict=True):
-            values[symbol] = sympy.Float(float(sympy.sympify(expr).xreplace(leaf_values).evalf()))
+            values[symbol] = sympy.Float(_at(expr, leaf_values))
     output = _array(in_leaves[program.output.name])
     reductions = {}
     for reduction, rule in REDUCTIONS.items():

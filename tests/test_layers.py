@@ -290,3 +290,11 @@ def test_export_declares_leaves_and_detached_lists_and_prints_every_grad():
     assert "h = torch.tanh(W @ x + b)" in script
     for name in ("x", "W", "b"):
         assert f"print({name}.grad)" in script
+
+
+def test_a_list_on_the_output_line_and_overflowing_leaves_say_what_happened():
+    with pytest.raises(FormulaError, match="the last line is the output"):
+        explore("[1., 2]", "y = [1, 2]")
+    result = explore("[1., 2]", "w = [1e9, 1e9]\ny = sum(x*w)**10")  # (3e9)^10 overflows float32
+    assert result.warnings[0] == "layer y (line 2) produced inf or nan, first at y"
+    assert "w.grad under sum holds inf or nan" in result.warnings
