@@ -14,7 +14,7 @@ import torch
 from .forward import leaf_tensors, run_forward
 from .graph import graph_nodes, plain_dot
 from .language import INPUT_NAME, REDUCTIONS
-from .tree import Unary, to_text
+from .tree import Call, Name, Unary, children, reached_by, to_text
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Node:
     value: torch.Tensor | None  # its forward value
     inputs: tuple  # ids of the nodes its gradient flows to ("" for a constant)
     leaf: str | None = None  # for an AccumulateGrad: the name of the leaf whose .grad it adds to
+    constants: tuple = ()  # its detached operands, as written ("detach(x)"): constants, no gradient
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,20 @@ def _local_derivatives(fn, value_shape):
     return _detached(result if isinstance(result, tuple) else (result,))
 
 
-def _record_subexpressions():
-    """A record callback for forward(), and the table it fills: grad_fn id -> (grad_fn, text)."""
+def _record_subexpressions(program):
+    """A record callback for forward(), and the table it fills: grad_fn id -> (grad_fn, text, value, the
+    operands no gradient reaches: detach(...), a detached list, a layer that reads no leaf but through detach)."""
     table = {}
+    constant = {name for name, reached in reached_by(program).items() if not reached}
+
+    def is_constant(node):
+        return (isinstance(node, Call) and node.fn == "detach") or (isinstance(node, Name) and node.id in constant)
 
     def record(node, tensor):
         unary_plus = isinstance(node, Unary) and node.op == "+"  # returns its operand's own tensor
         if tensor.grad_fn is not None and not unary_plus:
-            table[id(tensor.grad_fn)] = (tensor.grad_fn, to_text(node), tensor.detach().clone())
+            detached = tuple(to_text(child) for child in children(node) if is_constant(child))
+            table[id(tensor.grad_fn)] = (tensor.grad_fn, to_text(node), tensor.detach().clone(), detached)
 
     return table, record
 
@@ -100,12 +107,13 @@ def _nodes(live, root, layers, subexpressions, leaves):
             layer_of.setdefault(id(value.grad_fn), name)
     nodes = {}
     for fn in live:
-        _, expr, value = subexpressions.get(id(fn), (None, None, None))
+        _, expr, value, constants = subexpressions.get(id(fn), (None, None, None, ()))
         if fn is root.grad_fn:
             value = root.detach().clone()
         inputs = tuple("" if child is None else str(id(child)) for child, _ in fn.next_functions)
         leaf = leaf_of.get(id(fn.variable)) if _op_name(fn) == "AccumulateGrad" else None
-        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs, leaf)
+        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs, leaf,
+                                  constants)
     return nodes
 
 
@@ -114,7 +122,7 @@ def run_reduction(program, x_values, name):
     forward pass's layers (name -> live tensor), whose values are the same for every way."""
     x = x_values.clone().requires_grad_(True)
     leaves = {INPUT_NAME: x, **leaf_tensors(program, requires_grad=True)}
-    subexpressions, record = _record_subexpressions()
+    subexpressions, record = _record_subexpressions(program)
     env = run_forward(program, x, record, {name: leaf for name, leaf in leaves.items() if name != INPUT_NAME})
     layers = {name: env[name] for name in program.names}
     z = layers[program.output.name]

@@ -39,6 +39,7 @@ from .tree import (
     is_elementwise,
     names_used,
     operator_row,
+    reached_by,
     to_text,
 )
 
@@ -183,22 +184,7 @@ def _layer_comments(layer, names):
 def _reached(program):
     """x and the declared leaves that the output reads with a gradient path: directly or through earlier layers,
     and not only inside detach(...)."""
-    reading = {name: {name} for name in program.leaf_names}
-    for layer in program.layers:
-        reading[layer.name] = set().union(*(reading.get(name, set()) for name in _graded_names(layer.expr)))
-    return reading[program.output.name]
-
-
-def _graded_names(node):
-    """The names an expression reads outside detach(...)."""
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Name):
-            found.append(current.id)
-        elif not (isinstance(current, Call) and current.fn == "detach"):
-            stack.extend(children(current))
-    return found
+    return reached_by(program)[program.output.name]
 
 
 def _depends_on_x(program):

@@ -151,6 +151,7 @@ def annotated_dot(exploration, name, step=None):
         )
     ]
     statements += _leaf_statements(exploration, reduction)
+    statements += _constant_statements(reduction)
     for node_id, node in reduction.nodes.items():
         if node.op == "AccumulateGrad":
             lines = ("AccumulateGrad", f"{node.leaf or 'x'}.grad += " + summary(grads.get(node_id)))
@@ -183,6 +184,19 @@ def _leaf_statements(exploration, reduction):
         grad = reduction.leaf_grads[name]
         lines = (name, "value " + summary(values[name]), "grad " + summary(grad))
         statements.append(node_statement(node_id, label_lines(*lines), COLOURS["input"]))
+    return statements
+
+
+def _constant_statements(reduction):
+    """Each detached operand as a constant box feeding its op: autograd's graph has no node for it."""
+    statements = []
+    for node_id, node in reduction.nodes.items():
+        for number, text in enumerate(node.constants):
+            constant_id = f"{node_id}_constant_{number}"
+            box = graphviz.Digraph()
+            box.node(constant_id, label=label_lines(text, "constant: no gradient"), shape="box", style="dashed")
+            box.edge(constant_id, node_id, style="dashed")
+            statements += box.body
     return statements
 
 

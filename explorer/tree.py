@@ -218,3 +218,23 @@ def _text_apply(node, operands):
 def to_text(node):
     """Python-syntax text of a tree, with only the brackets it needs."""
     return fold(node, _text_leaf, _text_apply)[0]
+
+
+def graded_names(node):
+    """The names an expression reads outside detach(...): the ones a gradient can flow back to."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            found.append(current.id)
+        elif not (isinstance(current, Call) and current.fn == "detach"):
+            stack.extend(children(current))
+    return found
+
+
+def reached_by(program):
+    """Each layer's name -> the leaves (x included) a gradient from it reaches; empty for a constant layer."""
+    reaching = {name: {name} for name in program.leaf_names}
+    for layer in program.layers:
+        reaching[layer.name] = set().union(*(reaching.get(name, set()) for name in graded_names(layer.expr)))
+    return reaching

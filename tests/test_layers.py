@@ -298,3 +298,15 @@ def test_a_list_on_the_output_line_and_overflowing_leaves_say_what_happened():
     result = explore("[1., 2]", "w = [1e9, 1e9]\ny = sum(x*w)**10")  # (3e9)^10 overflows float32
     assert result.warnings[0] == "layer y (line 2) produced inf or nan, first at y"
     assert "w.grad under sum holds inf or nan" in result.warnings
+
+
+def test_graph_names_every_leaf_and_draws_detached_operands_as_constants():
+    from explorer.graph import annotated_dot
+
+    dot = annotated_dot(preset("linear_mse"), "mean")
+    # dpre = (h - target)(1 - h²) = [0.3634, -0.0507] for h = tanh([0.5, 1.2]); W.grad = dpre ⊗ x, x = [1, 2]
+    assert "W\\nvalue [[0.1, 0.2], [0.3, 0.4]]\\ngrad [[ 0.3634,  0.7269], [-0.0507, -0.1015]]" in dot
+    assert "b\\nvalue [0. , 0.1]" in dot and "W.grad += " in dot and "b.grad += " in dot
+    assert 'label="target\\nconstant: no gradient" shape=box style=dashed' in dot
+    softmax = annotated_dot(preset("softmax_cross_entropy"), "sum")
+    assert "detach([0.0, 1.0, 0.0])\\nconstant: no gradient" in softmax
