@@ -370,7 +370,10 @@ def _forward_text(result):
             code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
             lines += code + _printed(repr(result.x))
             continue
-        printed = repr(result.x.clone().requires_grad_(True)) if name == "x" else result.layer_reprs[name]
+        if name in result.layer_reprs:
+            printed = result.layer_reprs[name]
+        else:  # x or a declared leaf, as torch prints a tensor that requires grad
+            printed = repr(result.leaves[name].clone().requires_grad_(True))
         lines += [*code, f"print({code_name})", *_printed(printed)]
     return "\n".join(lines)
 
@@ -490,9 +493,10 @@ def shown_dot(result, name):
 
 GRAPH_CAPTION = (
     "Each node: the layer or subexpression it computes, its torch op, its forward value, and the gradient "
-    "d out / d (node) flowing into it. Blue is x; green is the output, where backward starts; yellow nodes make "
-    "a layer; grey ones make a part of a formula, or add into x.grad (AccumulateGrad). In the step-through, "
-    "orange is the current step and violet the steps autograd has already visited."
+    "d out / d (node) flowing into it. Blue is x and every leaf; dashed boxes are detached constants; green is "
+    "the output, where backward starts; yellow nodes make a layer; grey ones make a part of a formula, or add "
+    "into a leaf's .grad (AccumulateGrad). In the step-through, orange is the current step and violet the steps "
+    "autograd has already visited."
 )
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
 

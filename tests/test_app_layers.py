@@ -61,3 +61,10 @@ def test_neuron_check_agrees_for_every_leaf_and_the_chain_rule_reads_the_same_nu
     assert list(table["autograd"]) == ["-1.5", "0.5", "1", "0", "0.5"]
     assert list(table["symbolic"]) == ["-1.5", "0.5", "1", "0", "0.5"]
     assert "At `x[0]` this is **-1.5**" in text and "`x.grad` at `x[0]` = **-1.5**" in text
+
+
+def test_neuron_forward_pass_declares_the_leaves():
+    code = page_code(neuron_page(values="Forward pass"))
+    declared = "w = torch.tensor([-3.0, 1.0], requires_grad=True)\nprint(w)\n# tensor([-3.,  1.], requires_grad=True)"
+    assert declared in code
+    assert "o = torch.tanh(x @ w + b)\nprint(o)\n# tensor(0.7071, grad_fn=<TanhBackward0>)" in code
