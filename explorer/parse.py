@@ -409,7 +409,7 @@ def _literal(node, line, code, what):
         return parse_x(text)
     except FormulaError as error:
         col = node.col_offset + (error.col or 1)
-        message = re.sub(r"\bx\b", what, error.message)
+        message = re.sub(r"\bx (is|has|nests|holds)\b", what + r" \1", error.message)
         raise FormulaError(message, line=line, col=col if error.line in (None, 1) else None) from None
 
 

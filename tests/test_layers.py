@@ -310,3 +310,26 @@ def test_graph_names_every_leaf_and_draws_detached_operands_as_constants():
     assert 'label="target\\nconstant: no gradient" shape=box style=dashed' in dot
     softmax = annotated_dot(preset("softmax_cross_entropy"), "sum")
     assert "detach([0.0, 1.0, 0.0])\\nconstant: no gradient" in softmax
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ("w = [x]\ny = w", "line 1, col 6: unexpected 'x': w holds numbers, commas and [ ]"),
+        ("w = [[[[[1.]]]]]\ny = x", "w nests deeper than 4 levels"),
+        ("w = [1e30]\ny = x", "1e30 is outside ±1e+09"),
+        ("w = [1., 2]\ny = detach(w, x)", "detach() takes exactly one argument"),
+    ],
+)
+def test_leaf_values_go_through_the_x_fields_rules(layers, message):
+    with pytest.raises(FormulaError) as caught:
+        explore("[1., 2]", layers)
+    assert message in str(caught.value)
+
+
+def test_leaves_count_against_the_element_limit(monkeypatch):
+    from explorer import limits
+
+    monkeypatch.setattr(limits, "MAX_X_ELEMENTS", 3)
+    with pytest.raises(FormulaError, match="line 2: the leaves have 4 elements; the limit is 3"):
+        explore("1.0", "a = [1., 2]\nb = [3., 4]\ny = x")
