@@ -12,7 +12,7 @@ from .errors import FormulaError
 from .fold import apply_float
 from .language import CALLS, CONSTANTS, INPUT_NAME
 from .shapes import check_work
-from .tree import Binary, Call, Lit, Name, Num, Unary, fold, operator_row, to_text, walk
+from .tree import Call, Lit, Name, Num, fold, operator_row, to_text
 
 
 class _OperationFailed(Exception):
@@ -61,11 +61,6 @@ def evaluate(node, env, record=None, frozen=None):
         return result
 
     return fold(node, leaf, apply)
-
-
-def operations(program):
-    """How many operations (calls, operators) the layers hold."""
-    return sum(isinstance(node, (Unary, Binary, Call)) for layer in program.layers for node in walk(layer.expr))
 
 
 def leaf_tensors(program, requires_grad=False):

@@ -5,7 +5,9 @@ symbol. For each layer we show its formula in the inputs it reads directly,
 its local derivatives, and the chain rule summed over every path to x (the
 total derivative), e.g. dz/dx = dz/dy · dy/dx = 4y · 3 = 12(3x + 2). For each
 way of starting backward, d out / d x_i = weight · f'(x_i), with weight 1/N for
-mean, and its value at every element of x.
+mean, and its value at every element of x. A program with leaves, @, sum,
+mean or detach is not elementwise: explorer.symbolic_leaves gives it one
+symbol per element instead, in the same worker under the same budgets.
 
 sympy has no time or memory bound of its own, and small formulas can need a
 lot of both (measured: `(tan(8**((x**x/(pi-sqrt(sigmoid(x))))**(-59)))**x)**x`
