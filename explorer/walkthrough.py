@@ -125,7 +125,7 @@ def describe_tensors(exploration, name, number):
     return TensorStepView(
         number=number,
         total=len(reduction.steps),
-        title=f"{node.leaf}.grad" if accumulates else node_title(reduction, current.node),
+        title=node.leaf if accumulates else node_title(reduction, current.node),
         heading=f"{node.leaf}.grad" if accumulates else node_heading(reduction, current.node),
         op=node.op,
         incoming=summary(current.grad_in),
