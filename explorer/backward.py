@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .forward import run_forward
+from .forward import leaf_tensors, run_forward
 from .graph import graph_nodes, plain_dot
-from .language import REDUCTIONS
-from .tree import Unary, to_text
+from .language import INPUT_NAME, REDUCTIONS
+from .tree import Call, Name, Unary, children, reached_by, to_text
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Node:
     layer: str | None  # the layer it produces, if any
     value: torch.Tensor | None  # its forward value
     inputs: tuple  # ids of the nodes its gradient flows to ("" for a constant)
+    leaf: str | None = None  # for an AccumulateGrad: the name of the leaf whose .grad it adds to
+    constants: tuple = ()  # its detached operands, as written ("detach(x)"): constants, no gradient
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Reduction:
     x_id: str  # torchviz's id of the leaf x
     root_id: str  # torchviz's id of the tensor backward starts from
     dot: str  # torchviz's DOT of the graph backward starts from
+    leaf_grads: dict = None  # leaf name (x first) -> its .grad; zeros where the output does not reach it
+    leaf_ids: dict = None  # leaf name -> torchviz's id of the leaf tensor
+    unreached: tuple = ()  # the leaves whose .grad torch left as None (shown as zeros)
 
 
 def _op_name(fn):
@@ -63,38 +68,52 @@ def _detached(values):
 
 
 def _local_derivatives(fn, value_shape):
-    """A node called on ones gives d(output)/d(input) for each input: every op here is elementwise."""
-    if _op_name(fn) == "AccumulateGrad":  # calling it would add to x.grad
+    """A node called on ones of its output's shape: for an elementwise op, d(output)/d(input) for each input.
+    For the others (matmul, sum, a broadcast) it is the vector-Jacobian product with ones, each input's
+    gradient if the node's output were all that backward started from; None where torch refuses the call."""
+    if _op_name(fn) == "AccumulateGrad":  # calling it would add to the leaf's .grad
         return ()
-    with torch.no_grad():
-        result = fn(torch.ones(value_shape))
+    try:
+        with torch.no_grad():
+            result = fn(torch.ones(value_shape))
+    except RuntimeError:  # the shape we guessed was not the node's own
+        return (None,) * len(fn.next_functions)
     return _detached(result if isinstance(result, tuple) else (result,))
 
 
-def _record_subexpressions():
-    """A record callback for forward(), and the table it fills: grad_fn id -> (grad_fn, text)."""
+def _record_subexpressions(program):
+    """A record callback for forward(), and the table it fills: grad_fn id -> (grad_fn, text, value, the
+    operands no gradient reaches: detach(...), a detached list, a layer that reads no leaf but through detach)."""
     table = {}
+    constant = {name for name, reached in reached_by(program).items() if not reached}
+
+    def is_constant(node):
+        return (isinstance(node, Call) and node.fn == "detach") or (isinstance(node, Name) and node.id in constant)
 
     def record(node, tensor):
         unary_plus = isinstance(node, Unary) and node.op == "+"  # returns its operand's own tensor
         if tensor.grad_fn is not None and not unary_plus:
-            table[id(tensor.grad_fn)] = (tensor.grad_fn, to_text(node), tensor.detach().clone())
+            detached = tuple(to_text(child) for child in children(node) if is_constant(child))
+            table[id(tensor.grad_fn)] = (tensor.grad_fn, to_text(node), tensor.detach().clone(), detached)
 
     return table, record
 
 
-def _nodes(live, root, layers, subexpressions):
+def _nodes(live, root, layers, subexpressions, leaves):
+    leaf_of = {id(tensor): name for name, tensor in leaves.items()}
     layer_of = {}
     for name, value in layers.items():
         if value.grad_fn is not None:
             layer_of.setdefault(id(value.grad_fn), name)
     nodes = {}
     for fn in live:
-        _, expr, value = subexpressions.get(id(fn), (None, None, None))
+        _, expr, value, constants = subexpressions.get(id(fn), (None, None, None, ()))
         if fn is root.grad_fn:
             value = root.detach().clone()
         inputs = tuple("" if child is None else str(id(child)) for child, _ in fn.next_functions)
-        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs)
+        leaf = leaf_of.get(id(fn.variable)) if _op_name(fn) == "AccumulateGrad" else None
+        nodes[str(id(fn))] = Node(str(id(fn)), _op_name(fn), expr, layer_of.get(id(fn)), value, inputs, leaf,
+                                  constants)
     return nodes
 
 
@@ -102,9 +121,10 @@ def run_reduction(program, x_values, name):
     """One fresh forward pass, then backward the way `name` starts it. Returns the Reduction and the
     forward pass's layers (name -> live tensor), whose values are the same for every way."""
     x = x_values.clone().requires_grad_(True)
-    subexpressions, record = _record_subexpressions()
-    layers = run_forward(program, x, record)
-    del layers["x"]
+    leaves = {INPUT_NAME: x, **leaf_tensors(program, requires_grad=True)}
+    subexpressions, record = _record_subexpressions(program)
+    env = run_forward(program, x, record, {name: leaf for name, leaf in leaves.items() if name != INPUT_NAME})
+    layers = {name: env[name] for name in program.names}
     z = layers[program.output.name]
     for value in layers.values():
         if value.requires_grad:
@@ -112,9 +132,9 @@ def run_reduction(program, x_values, name):
     rule = REDUCTIONS[name]
     root = rule.out(z)
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
-    nodes = _nodes(live, root, layers, subexpressions)
-    dot = plain_dot(root, x, "out" if root is not z else program.output.name)
-    steps = _run_backward(root, z, live, x)
+    nodes = _nodes(live, root, layers, subexpressions, leaves)
+    dot = plain_dot(root, leaves, "out" if root is not z else program.output.name)
+    steps = _run_backward(root, z, live, x, subexpressions)
     reduction = Reduction(
         name=name,
         code=rule.code.format(z=program.output.name),
@@ -127,15 +147,31 @@ def run_reduction(program, x_values, name):
         x_id=str(id(x)),
         root_id=str(id(root)),
         dot=dot,
+        leaf_grads={name: _grad_or_zeros(leaf) for name, leaf in leaves.items()},
+        leaf_ids={name: str(id(leaf)) for name, leaf in leaves.items()},
+        unreached=tuple(name for name, leaf in leaves.items() if leaf.grad is None),
     )
     return reduction, layers
 
 
-def _run_backward(root, z, live, x):
+def _grad_or_zeros(leaf):
+    """A leaf's .grad; zeros where the output does not reach it (torch leaves .grad as None there)."""
+    return torch.zeros_like(leaf.detach()) if leaf.grad is None else leaf.grad.detach().clone()
+
+
+def _node_shape(fn, root, x, subexpressions):
+    """The shape of a node's output: the root's, a recorded subexpression's, else x's (an elementwise op)."""
+    if fn is root.grad_fn:
+        return root.shape
+    recorded = subexpressions.get(id(fn))
+    return recorded[2].shape if recorded is not None else x.shape
+
+
+def _run_backward(root, z, live, x, subexpressions):
     """Backward with a hook on every node, so the steps come out in autograd's own order."""
-    if not root.requires_grad:  # the output does not depend on x: every gradient is zero
+    if not root.requires_grad:  # the output depends on no leaf: every gradient is zero
         return ()
-    local = {str(id(fn)): _local_derivatives(fn, x.shape if fn is not root.grad_fn else root.shape) for fn in live}
+    local = {str(id(fn)): _local_derivatives(fn, _node_shape(fn, root, x, subexpressions)) for fn in live}
     fired = []
 
     def hook_for(fn):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from .backward import run_reduction
-from .forward import check_work, operations
-from .language import REDUCTIONS
+from .language import INPUT_NAME, REDUCTIONS
 from .parse import parse_layers, parse_x
+from .shapes import check_work
 from .tree import Program, to_text
 
 
@@ -24,23 +24,31 @@ class Prepared:
 
     program: Program
     x: torch.Tensor  # float32, as parsed
-    work: int  # x's elements times the layers' operations: the cost measure of limits.MAX_WORK
+    work: int  # element-operations (a matmul counts m·n·k; shapes.infer): the cost measure of limits.MAX_WORK
     key: tuple  # (canonical layers text, x's shape, digest of x's values)
+
+    @property
+    def elements(self):
+        """The elements of every leaf, x included: what the result holds per element-sized tensor."""
+        return self.x.numel() + sum(leaf.size for leaf in self.program.leaves)
 
 
 def canonical_layers(program):
-    """The layers as the parser understood them: spacing and comments gone, line numbers kept (errors cite them)."""
-    return "\n".join(f"{layer.line}: {layer.name} = {to_text(layer.expr)}" for layer in program.layers)
+    """The layers as the parser understood them: spacing and comments gone, line numbers kept (errors cite them).
+    Leaves are written with their float32 values, so two spellings of one value share a key."""
+    lines = [(leaf.line, f"{leaf.line}: {leaf.name} = {leaf.text}") for leaf in program.leaves]
+    lines += [(layer.line, f"{layer.line}: {layer.name} = {to_text(layer.expr)}") for layer in program.layers]
+    return "\n".join(text for _, text in sorted(lines))
 
 
 def prepare(x_text, layers_text):
     """Parse both fields and size the work; raises FormulaError, like explore, for any bad input."""
     program = parse_layers(layers_text)
     x = parse_x(x_text)
-    check_work(program, x.numel())
+    work = check_work(program, tuple(x.shape))
     digest = hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest()
     key = (canonical_layers(program), tuple(x.shape), digest)
-    return Prepared(program, x, x.numel() * operations(program), key)
+    return Prepared(program, x, work, key)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,16 @@ class Exploration:
         return {name: reduction.grad for name, reduction in self.reductions.items()}
 
     @property
+    def leaf_grads(self):
+        """reduction -> leaf name (x first) -> its .grad, zeros where the output does not reach the leaf."""
+        return {name: reduction.leaf_grads for name, reduction in self.reductions.items()}
+
+    @property
+    def leaves(self):
+        """Every tensor that requires grad, by name, x first: its values as parsed."""
+        return {INPUT_NAME: self.x, **{leaf.name: _leaf_values(leaf) for leaf in self.program.leaves}}
+
+    @property
     def dot(self):
         """torchviz's DOT source of the output's graph."""
         return self.reductions["ones_like"].dot
@@ -76,6 +94,10 @@ class Exploration:
     @property
     def scalar_output(self):
         return self.output.numel() == 1
+
+
+def _leaf_values(leaf):
+    return torch.tensor(leaf.values, dtype=torch.float32).reshape(leaf.shape)
 
 
 def _tensors(value):
@@ -104,11 +126,16 @@ def _non_finite_warnings(program, layers, reductions):
     for layer in program.layers:
         where = _first_bad(layers[layer.name])
         if where is not None:
-            found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at x{list(where)}")
+            if tuple(layers[layer.name].shape) == tuple(reductions["sum"].grad.shape):  # shaped like x
+                at = f"x{list(where)}"
+            else:
+                at = f"{layer.name}{list(where)}" if where else layer.name
+            found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at {at}")
             break
     for name, reduction in reductions.items():
-        if _first_bad(reduction.grad) is not None:
-            found.append(f"x.grad under {name} holds inf or nan")
+        for leaf, grad in (reduction.leaf_grads or {"x": reduction.grad}).items():
+            if _first_bad(grad) is not None:
+                found.append(f"{leaf}.grad under {name} holds inf or nan")
     return tuple(found)
 
 

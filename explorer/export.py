@@ -24,9 +24,24 @@ from nbformat import v4
 
 from .fold import fold_constant
 from .graph import annotated_dot
-from .language import ATOM_PRECEDENCE, CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
+from .language import ATOM_PRECEDENCE, CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
 from .parse import parse_layers, parse_x
-from .tree import Binary, Call, Name, Num, Unary, bracketed, children, fold, names_used, operator_row, to_text
+from .tree import (
+    Binary,
+    Call,
+    Lit,
+    Name,
+    Num,
+    Unary,
+    bracketed,
+    children,
+    fold,
+    is_elementwise,
+    names_used,
+    operator_row,
+    reached_by,
+    to_text,
+)
 
 # Names the generated code itself uses: a layer called one of these is renamed.
 _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
@@ -34,17 +49,18 @@ _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-_TORCH_CALLS = {name: function.torch_path for name, function in FUNCTIONS.items()}
+_TORCH_CALLS = {name: function.torch_path for name, function in CALLS.items()}
 
 
 # ---------------------------------------------------------------- code from the tree
 
 
 def _script_names(program):
-    """Layer name -> its name in the script: the same, unless it would hide torch, math, out or print."""
-    taken = set(program.names) | _SCRIPT_NAMES
+    """Leaf and layer name -> its name in the script: the same, unless it would hide torch, math, out or print."""
+    declared = [leaf.name for leaf in program.leaves] + list(program.names)
+    taken = set(declared) | _SCRIPT_NAMES
     names = {INPUT_NAME: INPUT_NAME}
-    for name in program.names:
+    for name in declared:
         new = name
         while new in _SCRIPT_NAMES or (new != name and new in taken):
             new += "_"
@@ -111,7 +127,12 @@ def _code_tree(node, names):
             return Binary(node.op, *operands)
         return Call(_TORCH_CALLS[node.fn], *operands)
 
-    return fold(node, lambda name: Name(names[name.id]), apply, whole=constant)
+    def leaf(node):
+        if isinstance(node, Lit):  # a detached list: a plain tensor, no requires_grad
+            return Name(f"torch.tensor({node.text})")
+        return Name(names[node.id])
+
+    return fold(node, leaf, apply, whole=constant)
 
 
 def _has_folded_constant(node):
@@ -160,13 +181,15 @@ def _layer_comments(layer, names):
     return lines
 
 
+def _reached(program):
+    """x and the declared leaves that the output reads with a gradient path: directly or through earlier layers,
+    and not only inside detach(...)."""
+    return reached_by(program)[program.output.name]
+
+
 def _depends_on_x(program):
-    """Whether the output reads x, directly or through earlier layers."""
-    reading = {INPUT_NAME}
-    for layer in program.layers:
-        if reading & set(names_used(layer.expr)):
-            reading.add(layer.name)
-    return program.output.name in reading
+    """Whether the output reads x, directly or through earlier layers, outside detach(...)."""
+    return INPUT_NAME in _reached(program)
 
 
 def _x_number(value):
@@ -203,12 +226,14 @@ def _juxtaposed(node):
 def _latex_leaf(node):
     if isinstance(node, Num):
         return _latex_number(node.text)
+    if isinstance(node, Lit):
+        return r"\texttt{" + node.text + "}", ATOM_PRECEDENCE
     return (CONSTANTS[node.id].latex if node.id in CONSTANTS else name_latex(node.id)), ATOM_PRECEDENCE
 
 
 def _latex_apply(node, operands):
     if isinstance(node, Call):
-        return rf"{FUNCTIONS[node.fn].latex}{{\left({operands[0][0]}\right)}}", ATOM_PRECEDENCE
+        return rf"{CALLS[node.fn].latex}{{\left({operands[0][0]}\right)}}", ATOM_PRECEDENCE
     row = operator_row(node)
     texts = bracketed(operands, row, lambda text: rf"\left({text}\right)", latex=True)
     template = "{0} {1}" if _juxtaposed(node) else row.latex
@@ -233,10 +258,15 @@ def _aligned(lines):
 
 def _intro(program):
     layers = [_latex_layer(layer).replace(" = ", " &= ", 1) for layer in program.layers]
+    if program.leaves:
+        leaves = ", ".join(f"${name_latex(leaf.name)}$" for leaf in program.leaves)
+        inputs, grads = f"the input $x$ and the leaves {leaves}", "every leaf's `.grad`"
+    else:
+        inputs, grads = "the input $x$", "`x.grad`"
     return (
         "# Backpropagation with PyTorch's autograd\n\n"
-        "Exported from the autograd graph explorer. The layers below are built on the input $x$; "
-        "then `backward()` runs three ways, each on a fresh $x$, and prints `x.grad`.\n\n" + _aligned(layers)
+        f"Exported from the autograd graph explorer. The layers below are built on {inputs}; "
+        f"then `backward()` runs three ways, each on fresh leaves, and prints {grads}.\n\n" + _aligned(layers)
     )
 
 
@@ -261,6 +291,16 @@ def _total_derivative(layer):
 
 
 def _chain_rule_words(program, output):
+    if not is_elementwise(program):
+        return (
+            "## The chain rule\n\n"
+            "Each layer is a function of the values before it, and the local derivatives multiply along every "
+            "path back to a leaf, adding where paths meet (a leaf used twice receives the sum of both). With `@`, "
+            "`sum` or `mean` an element of a layer depends on many elements before it: for $h = W x$, "
+            r"$\frac{\partial \mathrm{out}}{\partial W} = \frac{\partial \mathrm{out}}{\partial h}\,x^{T}$ and "
+            r"$\frac{\partial \mathrm{out}}{\partial x} = W^{T}\frac{\partial \mathrm{out}}{\partial h}$. "
+            "`detach` cuts a path: no gradient flows through it."
+        )
     return (
         "## The chain rule\n\n"
         "Each layer is a function of the values before it. If $v$ reads $u$ and $u$ reads $x$, then "
@@ -299,23 +339,30 @@ def _reduction_code(name, output):
     return REDUCTIONS[name].code.format(z=output)
 
 
-def _reduction_cells(name, x_line, forward, output, reads_x):
-    """A fresh x and forward pass, then out (if any), then backward and x.grad."""
-    fresh = "\n".join(["# a fresh x: x.grad starts empty, so gradients never add up across runs", x_line, *forward])
+def _reduction_cells(name, x_line, forward, output, reads_x, leaf_names=(), reached=None):
+    """Fresh leaves and forward pass, then out (if any), then backward and every leaf's .grad.
+    `x_line` declares x and every other leaf; `leaf_names` are the declared leaves' names in the script."""
+    fresh = "\n".join(["# fresh leaves: .grad starts empty, so gradients never add up across runs", x_line, *forward])
     snippet = _reduction_code(name, output).split("\n")
     out_lines = [line for line in snippet if "backward" not in line]
     cells = [fresh]
     if out_lines:
         cells.append("\n".join([*out_lines, f'print("out ({name}):")', "print(out)"]))
+    reached = set(leaf_names) if reached is None else reached
+    backward = [line for line in snippet if "backward" in line] if reads_x or reached else []
     if reads_x:
-        grad = [line for line in snippet if "backward" in line] + [f'print("x.grad ({name}):")', "print(x.grad)"]
+        grad = [f'print("x.grad ({name}):")', "print(x.grad)"]
     else:
         grad = [
             f"# {output} does not depend on x: there is nothing to differentiate, and x.grad stays None (zero)",
             f'print("x.grad ({name}):")',
             "print(torch.zeros_like(x))",
         ]
-    return cells + ["\n".join(grad)]
+    for leaf in leaf_names:
+        if leaf not in reached:
+            grad.append(f"# {output} does not depend on {leaf}: torch leaves {leaf}.grad as None (zero)")
+        grad += [f'print("{leaf}.grad ({name}):")', f"print({leaf}.grad)"]
+    return cells + ["\n".join(backward + grad)]
 
 
 def _imports(code):
@@ -330,10 +377,12 @@ def _sections(x_text, layers_text):
     names = _script_names(program)
     output = names[program.output.name]
     reads_x = _depends_on_x(program)
-    x_line = f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"
+    x_line = "\n".join(_leaf_lines(program, x, names))
     forward = [_layer_line(layer, names) for layer in program.layers]
+    leaf_names = [names[leaf.name] for leaf in program.leaves]
 
-    sections = [("markdown", _X_WORDS), ("code", f"{x_line}\nprint(x)")]
+    printed = "\n".join(f"print({name})" for name in ["x", *leaf_names])
+    sections = [("markdown", _X_WORDS), ("code", f"{x_line}\n{printed}")]
     for number, (layer, line) in enumerate(zip(program.layers, forward, strict=True), 2):
         code = [*_layer_comments(layer, names), line, f"print({names[layer.name]})"]
         sections.append(("markdown", f"#### {number}. The layer ${_latex_layer(layer)}$"))
@@ -341,10 +390,20 @@ def _sections(x_text, layers_text):
     sections.append(("markdown", _chain_rule_words(program, output)))
     for name in REDUCTIONS:
         sections.append(("markdown", _reduction_words(name, output, x.numel(), reads_x)))
-        sections += [("code", cell) for cell in _reduction_cells(name, x_line, forward, output, reads_x)]
+        reached = {names[leaf] for leaf in _reached(program)}
+        cells = _reduction_cells(name, x_line, forward, output, reads_x, leaf_names, reached)
+        sections += [("code", cell) for cell in cells]
 
     imports = _imports(text for kind, text in sections if kind == "code")
     return [("markdown", _intro(program)), ("code", imports), *sections]
+
+
+def _leaf_lines(program, x, names):
+    """x and every declared leaf, each a tensor that requires grad, as the user wrote them."""
+    lines = [f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"]
+    for leaf in program.leaves:
+        lines.append(f"{names[leaf.name]} = torch.tensor({leaf.text}, requires_grad=True)")
+    return lines
 
 
 # ---------------------------------------------------------------- public
@@ -395,7 +454,9 @@ def forward_code(program, x):
     x first, then each layer in torch's names with the script's comments.
     """
     names = _script_names(program)
-    steps = [(INPUT_NAME, INPUT_NAME, [f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"])]
+    lines = _leaf_lines(program, x, names)
+    steps = [(INPUT_NAME, INPUT_NAME, lines[:1])]
+    steps += [(leaf.name, names[leaf.name], [line]) for leaf, line in zip(program.leaves, lines[1:], strict=True)]
     for layer in program.layers:
         steps.append((layer.name, names[layer.name], [*_layer_comments(layer, names), _layer_line(layer, names)]))
     return _imports(line for _, _, lines in steps for line in lines), steps

@@ -7,13 +7,13 @@ worker fold constants too, and the worker must not load torch.
 
 import numpy as np
 
-from .language import CONSTANTS, FUNCTIONS
-from .tree import Call, Num, fold, operator_row
+from .language import CALLS, CONSTANTS
+from .tree import Call, Name, Num, fold, operator_row
 
 
 def apply_float(node, args):
     """One operation on floats, as float64 computes it (inf and nan rather than errors)."""
-    form = FUNCTIONS[node.fn].numpy if isinstance(node, Call) else operator_row(node).numpy
+    form = CALLS[node.fn].numpy if isinstance(node, Call) else operator_row(node).numpy
     with np.errstate(all="ignore"):
         return float(form(*(np.float64(arg) for arg in args)))
 
@@ -21,7 +21,9 @@ def apply_float(node, args):
 def _leaf(node):
     if isinstance(node, Num):
         return node.value
-    return CONSTANTS[node.id].value if node.id in CONSTANTS else None
+    if isinstance(node, Name) and node.id in CONSTANTS:
+        return CONSTANTS[node.id].value
+    return None  # x, a layer, a leaf or a detached list
 
 
 def _apply(node, args):
@@ -29,5 +31,5 @@ def _apply(node, args):
 
 
 def fold_constant(node):
-    """The float value of a subtree that reads no variable, or None if it reads x or a layer."""
+    """The float value of a subtree that reads no variable, or None if it reads x, a layer, a leaf or a list."""
     return fold(node, _leaf, _apply)

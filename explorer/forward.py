@@ -8,11 +8,11 @@ autograd records exactly the graph the notebooks' Python would build.
 
 import torch
 
-from . import limits
 from .errors import FormulaError
 from .fold import apply_float
-from .language import CONSTANTS, FUNCTIONS
-from .tree import Binary, Call, Num, Unary, fold, operator_row, to_text, walk
+from .language import CALLS, CONSTANTS, INPUT_NAME
+from .shapes import check_work
+from .tree import Call, Lit, Name, Num, fold, operator_row, to_text
 
 
 class _OperationFailed(Exception):
@@ -29,27 +29,33 @@ def _apply_unchecked(node, args):
     """One operation on already evaluated arguments: floats fold, anything with a tensor is torch."""
     if all(isinstance(a, float) for a in args):
         return apply_float(node, args)
-    form = FUNCTIONS[node.fn].torch if isinstance(node, Call) else operator_row(node).torch
+    form = CALLS[node.fn].torch if isinstance(node, Call) else operator_row(node).torch
     return form(*args)
 
 
-def evaluate(node, env, record=None):
+def evaluate(node, env, record=None, frozen=None):
     """The value of a tree: a float when it is constant, else a tensor.
 
     `record(node, tensor)` is called for every operation that makes a tensor,
     so callers can label the autograd node it created with its subexpression.
+    `frozen`, a dict, holds each detach(...)'s value by id(node): the first pass fills it, and later passes
+    use it, so a perturbed leaf changes only what autograd differentiates (finite differences, the tangent).
     """
 
     def leaf(node):
         if isinstance(node, Num):
             return node.value
-        return CONSTANTS[node.id].value if node.id in CONSTANTS else env[node.id]
+        if isinstance(node, Lit):  # a detached list: a plain constant tensor
+            return torch.tensor(node.values, dtype=torch.float32).reshape(node.shape)
+        return CONSTANTS[node.id].value if isinstance(node, Name) and node.id in CONSTANTS else env[node.id]
 
     def apply(node, args):
         try:
             result = _apply_unchecked(node, args)
         except (RuntimeError, ArithmeticError) as error:  # torch's and numpy's own refusals
             raise _OperationFailed(node, error) from None
+        if frozen is not None and isinstance(node, Call) and node.fn == "detach":
+            result = frozen.setdefault(id(node), result)
         if record is not None and isinstance(result, torch.Tensor):
             record(node, result)
         return result
@@ -57,20 +63,12 @@ def evaluate(node, env, record=None):
     return fold(node, leaf, apply)
 
 
-def operations(program):
-    """How many operations (calls, operators) the layers hold: each may make a tensor of x's size."""
-    return sum(isinstance(node, (Unary, Binary, Call)) for layer in program.layers for node in walk(layer.expr))
-
-
-def check_work(program, elements):
-    """Refuse x's elements times the operations above limits.MAX_WORK, before any tensor is made."""
-    ops = operations(program)
-    if elements * ops > limits.MAX_WORK:
-        raise FormulaError(
-            f"x has {elements:,} elements and the layers {ops:,} operations: {elements * ops:,} element-operations,"
-            f" over the limit of {limits.MAX_WORK:,}; use a smaller x or shorter layers",
-            field="x",
-        )
+def leaf_tensors(program, requires_grad=False):
+    """The declared leaves as float32 tensors, by name (x is not among them)."""
+    return {
+        leaf.name: torch.tensor(leaf.values, dtype=torch.float32).reshape(leaf.shape).requires_grad_(requires_grad)
+        for leaf in program.leaves
+    }
 
 
 def _constant_like(x, value):
@@ -79,13 +77,15 @@ def _constant_like(x, value):
     return torch.full_like(x, value)
 
 
-def run_forward(program, x, record=None):
-    """Every layer's tensor, by name. A constant layer is a tensor of x's shape, so every layer is elementwise in x."""
-    check_work(program, x.numel())
-    env = {"x": x}
+def run_forward(program, x, record=None, leaves=None, frozen=None):
+    """Every tensor by name: x, the leaves (`leaves`, or the declared values without grad) and the layers.
+    A constant layer is a tensor of x's shape. The shape pass runs first: a shape mistake or a program over
+    limits.MAX_WORK is a FormulaError before any tensor is made. `frozen`: see evaluate."""
+    check_work(program, tuple(x.shape))
+    env = {INPUT_NAME: x, **(leaf_tensors(program) if leaves is None else leaves)}
     for layer in program.layers:
         try:
-            value = evaluate(layer.expr, env, record)
+            value = evaluate(layer.expr, env, record, frozen)
             if isinstance(value, float):
                 value = _constant_like(x, value)
         except _OperationFailed as failed:

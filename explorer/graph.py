@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 INK = "#1f2430"
 PAPER = "white"
 COLOURS = {
-    "input": "#cfe8ff",  # x, the leaf whose .grad we read
+    "input": "#cfe8ff",  # x and every declared leaf: the tensors whose .grad we read
     "output": "#d9f2c4",  # the tensor backward starts from
     "layer": "#fff1c1",  # a grad_fn that produces a named layer
     "op": "#eeeeee",  # any other grad_fn
@@ -33,8 +33,11 @@ COLOURS = {
 REDUCTION_OPS = ("SumBackward0", "MeanBackward0")
 
 
-def plain_dot(root, x, root_name):
+def plain_dot(root, leaves, root_name):
     """torchviz's own picture of the graph behind `root`, with readable colours and the output named.
+
+    `leaves` maps names to the tensors that require grad (x and the declared
+    leaves), passed to make_dot as its params so each leaf is drawn by name.
 
     torchviz fills its op nodes without a fillcolor, and Graphviz then fills
     with `color`: so the fill is set apart from the ink, or the text vanishes.
@@ -43,7 +46,7 @@ def plain_dot(root, x, root_name):
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        dot = make_dot(root, params={"x": x})
+        dot = make_dot(root, params=dict(leaves))
     dot.graph_attr.update(rankdir="TB", bgcolor=PAPER, fontcolor=INK)
     dot.node_attr.update(fontcolor=INK, color=INK, fillcolor=COLOURS["op"])
     dot.edge_attr.update(color=INK)
@@ -105,7 +108,7 @@ def node_title(reduction, node_id):
     if node is None:
         return "constant"
     if node.op == "AccumulateGrad":
-        return "x.grad"
+        return f"{node.leaf or 'x'}.grad"
     if node.layer:
         return node.layer
     if node.expr:
@@ -158,9 +161,12 @@ def annotated_dot(exploration, name, step=None, at=None):
             COLOURS["input"],
         )
     ]
+    statements += _leaf_statements(exploration, reduction)
+    statements += _constant_statements(reduction)
     for node_id, node in reduction.nodes.items():
         if node.op == "AccumulateGrad":
-            lines = ("AccumulateGrad", "x.grad += " + show(grads.get(node_id)))
+            leaf = node.leaf or "x"  # `at` indexes x: another leaf is shown whole
+            lines = ("AccumulateGrad", f"{leaf}.grad += " + (show if leaf == "x" else summary)(grads.get(node_id)))
         else:
             value, grad = show(node.value), show(grads.get(node_id))
             lines = (node_heading(reduction, node_id), node.op, "value " + value, "grad " + grad)
@@ -179,6 +185,33 @@ def annotated_dot(exploration, name, step=None, at=None):
     statements.append(node_statement(reduction.root_id, label_lines(*root_lines), COLOURS["output"]))
     return with_statements(reduction.dot, statements)
 
+
+
+def _leaf_statements(exploration, reduction):
+    """Each declared leaf by name, with its value and its .grad, on the node torchviz drew for it (make_dot's
+    params); a leaf the output does not reach has no node, and its zero grad shows on the page instead."""
+    values = exploration.leaves
+    statements = []
+    for name, node_id in (reduction.leaf_ids or {}).items():
+        if name == "x":
+            continue
+        grad = reduction.leaf_grads[name]
+        lines = (name, "value " + summary(values[name]), "grad " + summary(grad))
+        statements.append(node_statement(node_id, label_lines(*lines), COLOURS["input"]))
+    return statements
+
+
+def _constant_statements(reduction):
+    """Each detached operand as a constant box feeding its op: autograd's graph has no node for it."""
+    statements = []
+    for node_id, node in reduction.nodes.items():
+        for number, text in enumerate(node.constants):
+            constant_id = f"{node_id}_constant_{number}"
+            box = graphviz.Digraph()
+            box.node(constant_id, label=label_lines(text, "constant: no gradient"), shape="box", style="dashed")
+            box.edge(constant_id, node_id, style="dashed")
+            statements += box.body
+    return statements
 
 
 def fitted(source, width_inches, height_inches, title=""):

@@ -5,9 +5,13 @@ Python text), so a new word is one row here, and each backend is a fold over
 the tree (tree.fold) that looks its words up in these tables. Nothing here
 imports torch: the symbolic worker reads these tables and never loads it.
 
-Every function is elementwise, so each element of every layer depends only on
-the same element of x. The plot, the symbolic maths and the finite differences
-all rely on that: d out / d x_i = weight * f'(x_i).
+Every function in FUNCTIONS and every operator but `@` is elementwise. A program
+that reads only x through them ("elementwise in x", tree.is_elementwise) has
+each element of every layer depend on the same element of x alone, and the
+plot, the symbolic maths and the finite differences take the fast road that
+gives: d out / d x_i = weight * f'(x_i). Leaves (`w = [1, 2]`), `@`, the
+TENSOR_FUNCTIONS (detach, sum, mean) and detached literals break that
+assumption, and the views take their general road (one element at a time).
 """
 
 import importlib
@@ -56,6 +60,12 @@ class Operator:
     latex_precedence: int | None = None  # where LaTeX groups otherwise than Python
 
 
+def _not_symbolic(*operands):
+    """The sympy form of a word the symbolic maths does not handle yet: it refuses programs that use it
+    (tree.is_elementwise) before building anything, so this is never reached from the page."""
+    raise NotImplementedError("no symbolic form yet")
+
+
 def _relu_sympy(sp, u):
     # Piecewise, not Max: its derivative is 0 at u=0, as torch's relu backward gives.
     return sp.Piecewise((0, u <= 0), (u, True))
@@ -88,15 +98,43 @@ FUNCTIONS = {
     ),
 }
 
+def _same(u):
+    """The operand itself: unary plus, and detach, sum or mean of one float (torch gives back the same tensor)."""
+    return u
+
+
+@dataclass(frozen=True)
+class TensorFunction:
+    """A call that is not elementwise: it stops the gradient, or reduces a tensor to a scalar."""
+
+    torch_path: str  # torch's function of the same name: torch.detach, torch.sum, torch.mean
+    numpy: Callable  # on one float: a constant is a scalar, so each of these gives it back
+    latex: str
+    note: str
+
+    @property
+    def torch(self):
+        module, _, name = self.torch_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+    sympy = staticmethod(_not_symbolic)
+
+
+TENSOR_FUNCTIONS = {
+    "detach": TensorFunction(
+        "torch.detach", _same, r"\operatorname{detach}",
+        "no gradient flows through; a list inside it is a constant tensor, such as a target",
+    ),
+    "sum": TensorFunction("torch.sum", _same, r"\operatorname{sum}", "the sum of every element: a scalar"),
+    "mean": TensorFunction("torch.mean", _same, r"\operatorname{mean}", "the mean of every element: a scalar"),
+}
+# Every name a formula may call.
+CALLS = {**FUNCTIONS, **TENSOR_FUNCTIONS}
+
 CONSTANTS = {
     "pi": Constant(math.pi, lambda sp: sp.pi, r"\pi"),
     "e": Constant(math.e, lambda sp: sp.E, r"e"),
 }
-
-
-def _same(u):
-    """Unary plus: the operand itself, in every backend (torch gives back the very same tensor)."""
-    return u
 
 
 # One row per operator. Precedence as Python's grammar has it; atoms (numbers, names, calls) bind tightest.
@@ -113,6 +151,10 @@ BINARY = {
     "**": Operator(
         "Pow", 4, "{0}**{1}", operator.pow, np.power, operator.pow, "{0}^{{{1}}}", "power",
         right_associative=True,  # 2**3**2 is 2**(3**2)
+    ),
+    # torch.matmul, with torch's shape rules (explorer.shapes checks them before any tensor is made).
+    "@": Operator(
+        "MatMult", 2, "{0} @ {1}", operator.matmul, np.matmul, _not_symbolic, r"{0} \, {1}", "matrix product",
     ),
 }
 UNARY = {
@@ -150,7 +192,7 @@ REDUCTIONS = {
 }
 
 INPUT_NAME = "x"
-RESERVED_NAMES = frozenset({INPUT_NAME, *FUNCTIONS, *CONSTANTS})
+RESERVED_NAMES = frozenset({INPUT_NAME, *CALLS, *CONSTANTS})
 
 
 def name_latex(name):

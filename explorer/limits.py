@@ -23,14 +23,21 @@ MAX_EXPR_DEPTH = 24  # per line
 MAX_TOTAL_NODES = 400  # across all lines: bounds the autograd graph
 MAX_BRACKET_DEPTH = 24  # checked on the raw text, before ast.parse sees it
 
-# x's elements times the layers' operations (calls and operators), checked by
-# forward.run_forward before any tensor is made. Each operation makes a tensor
-# the size of x, and backward keeps several per operation, three times over
-# (sum, mean, ones_like): about 60 bytes of result per unit of work. Measured
+# Element-operations: each operation on tensors counts its result's elements, a matmul its m·n·k
+# multiply-adds (explorer.shapes, checked before any tensor is made). For a program of x alone that is
+# x's elements times the operations: each makes a tensor the size of x, and backward keeps several per
+# operation, three times over (sum, mean, ones_like): about 60 bytes of result per unit of work. Measured
 # on 2 CPUs with one torch thread: at this limit 0.1-1.2 s and a 121 MB result;
 # before it, 12 layers of 384 operations on 100,000 elements took 2.7-30 s and
 # 2-2.5 GB.
 MAX_WORK = 2_000_000  # e.g. 100,000 elements and 20 operations, or 7,900 and 252
+
+# The check of a program with leaves perturbs one element at a time (two forward passes each): above this
+# many elements, of x and every leaf together, an evenly spaced sample is judged, and the page says so.
+MAX_CHECKED_ELEMENTS = 48
+# The chain rule of a program with leaves gives one sympy symbol to each element: above this many, of x and
+# every leaf together, the page says it is too large to show symbolically.
+MAX_SYMBOLIC_ELEMENTS = 24
 
 # Numbers in formulas.
 MAX_LITERAL_DIGITS = 20  # digits in one numeric literal, before it is converted

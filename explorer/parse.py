@@ -17,8 +17,15 @@ import torch
 from . import limits
 from .errors import FormulaError
 from .fold import fold_constant
-from .language import BINARY_OPERATORS, CONSTANTS, FUNCTIONS, INPUT_NAME, RESERVED_NAMES, UNARY_OPERATORS
-from .tree import Binary, Call, Layer, Name, Num, Program, Unary, walk
+from .language import (
+    BINARY_OPERATORS,
+    CALLS,
+    CONSTANTS,
+    INPUT_NAME,
+    RESERVED_NAMES,
+    UNARY_OPERATORS,
+)
+from .tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, to_text, walk
 
 _BAD_CHARACTER = re.compile(r"[^\t\n\x20-\x7e]")  # ASCII, printable, plus tab and newline
 _CONTROL_NAMES = {
@@ -329,33 +336,41 @@ def _number(node, line):
     return Num(float(value), text)
 
 
-def _convert(node, known, line):
+def _convert(node, known, line, code=""):
     """ast -> tree, refusing everything outside the whitelist. Depth is already capped."""
     if isinstance(node, ast.Constant):
         return _number(node, line)
     if isinstance(node, ast.Name):
         if node.id in known or node.id in CONSTANTS:
             return Name(node.id)
-        if node.id in FUNCTIONS:
+        if node.id in CALLS:
             raise FormulaError(f"'{node.id}' is a function: call it, as {node.id}(x)", **_where(node, line))
         raise FormulaError(f"unknown name '{node.id}' (known: {', '.join(known)})", **_where(node, line))
     if isinstance(node, ast.UnaryOp):
         op = UNARY_OPERATORS.get(type(node.op).__name__)
         if op is None:
             raise FormulaError(f"operator '{_symbol(node.op)}' is not allowed", **_where(node, line))
-        return Unary(op, _convert(node.operand, known, line))
+        return Unary(op, _convert(node.operand, known, line, code))
     if isinstance(node, ast.BinOp):
         op = BINARY_OPERATORS.get(type(node.op).__name__)
         if op is None:
             raise FormulaError(
                 f"operator '{_symbol(node.op)}' is not allowed (use + - * / **)", **_where(node, line)
             )
-        result = Binary(op, _convert(node.left, known, line), _convert(node.right, known, line))
+        left, right = _convert(node.left, known, line, code), _convert(node.right, known, line, code)
+        result = Binary(op, left, right, col=_operator_col(node, op, code))
         if op == "**":
             _check_exponent(result.right, node.right, line)
+        if op == "@":
+            _check_matmul_operands(result, line)
         return result
     if isinstance(node, ast.Call):
-        return _call(node, known, line)
+        return _call(node, known, line, code)
+    if isinstance(node, ast.List):
+        raise FormulaError(
+            "a list is a leaf on a line of its own (w = [1.0, 2.0]), or a constant inside detach([...])",
+            **_where(node, line),
+        )
     what = _NOT_ALLOWED.get(type(node), type(node).__name__)
     raise FormulaError(f"{what} not allowed in a formula", **_where(node, line))
 
@@ -369,8 +384,44 @@ def _dotted(node):
     return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
 
 
-def _call(node, known, line):
-    if isinstance(node.func, ast.Attribute) and node.func.attr in FUNCTIONS and _dotted(node.func.value):
+def _operator_col(node, op, code):
+    """The 1-based column of a binary operator: after its left operand (and any closing brackets)."""
+    start = node.left.end_col_offset or 0
+    found = code.find(op, start)
+    return (found if found >= 0 else node.col_offset) + 1
+
+
+def _check_matmul_operands(node, line):
+    """`@` takes tensors: a number on either side is refused here, a scalar leaf by the shape pass."""
+    for side, operand in (("left", node.left), ("right", node.right)):
+        if fold_constant(operand) is not None:
+            raise FormulaError(
+                f"{to_text(node)}: @ needs a tensor on each side, and the {side} side is the number"
+                f" {to_text(operand)}; scale with * instead",
+                line=line, col=node.col,
+            )
+
+
+def _literal(node, line, code, what):
+    """A number or a nested list, read by the x field's parser (its limits, its messages), as a float32 tensor."""
+    text = ast.get_source_segment(code, node) or ""
+    try:
+        return parse_x(text)
+    except FormulaError as error:
+        col = node.col_offset + (error.col or 1)
+        message = re.sub(r"\bx (is|has|nests|holds)\b", what + r" \1", error.message)
+        raise FormulaError(message, line=line, col=col if error.line in (None, 1) else None) from None
+
+
+def _is_literal(node):
+    """A list, or a number with an optional sign: what a leaf declaration and detach([...]) hold."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.List) or (isinstance(node, ast.Constant) and type(node.value) in (int, float))
+
+
+def _call(node, known, line, code=""):
+    if isinstance(node.func, ast.Attribute) and node.func.attr in CALLS and _dotted(node.func.value):
         name, arg = node.func.attr, node.args[0].id if node.args and isinstance(node.args[0], ast.Name) else "..."
         raise FormulaError(
             f"only the listed functions can be called: write {name}({arg}), without {_dotted(node.func.value)}.",
@@ -379,13 +430,17 @@ def _call(node, known, line):
     if not isinstance(node.func, ast.Name):
         raise FormulaError("only the listed functions can be called", **_where(node, line))
     name = node.func.id
-    if name not in FUNCTIONS:
+    if name not in CALLS:
         raise FormulaError(
-            f"unknown function '{name}' (known: {', '.join(FUNCTIONS)})", **_where(node.func, line)
+            f"unknown function '{name}' (known: {', '.join(CALLS)})", **_where(node.func, line)
         )
     if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
         raise FormulaError(f"{name}() takes exactly one argument", **_where(node, line))
-    return Call(name, _convert(node.args[0], known, line))
+    arg = node.args[0]
+    if name == "detach" and isinstance(arg, ast.List):
+        tensor = _literal(arg, line, code, "the list")
+        return Call(name, Lit(tuple(tensor.flatten().tolist()), tuple(tensor.shape)), col=node.col_offset + 1)
+    return Call(name, _convert(arg, known, line, code), col=node.col_offset + 1)
 
 
 def _symbol(op):
@@ -421,7 +476,9 @@ def _layer_name(target, known, line):
     return name
 
 
-def _parse_layer(code, line, known):
+def _parse_layer(code, line, known, last=False):
+    """A Layer, or a Leaf for `name = number or list` (but the last line is the output, so `y = 2` stays a
+    constant layer, as before leaves). None for a line with no statement."""
     body = _parse_line(code, line)
     if not body:
         return None  # only ';' or whitespace: Python reads no statement
@@ -433,17 +490,26 @@ def _parse_layer(code, line, known):
     target = statement.targets[0]
     if not isinstance(target, ast.Name):
         raise FormulaError("the left side must be a single new name", **_where(target, line))
-    _check_tree_size(statement.value, line)
     name = _layer_name(target, known, line)
-    return Layer(name, _convert(statement.value, known, line), line)
+    if _is_literal(statement.value) and not last:  # the x parser bounds it, not the formula's node count
+        tensor = _literal(statement.value, line, code, name)
+        return Leaf(name, tuple(tensor.flatten().tolist()), tuple(tensor.shape), line)
+    if last and isinstance(statement.value, ast.List):
+        raise FormulaError(
+            "the last line is the output, a formula: declare the list on a line above it and read it"
+            f" (w = [1.0, 2.0], then {name} = w * x)",
+            **_where(statement.value, line),
+        )
+    _check_tree_size(statement.value, line)
+    return Layer(name, _convert(statement.value, known, line, code), line)
 
 
-def _parse_indented_layer(raw, line, known):
+def _parse_indented_layer(raw, line, known, last=False):
     """One line: its code is what comes before '#' (no string can hide a '#'), without the indent."""
     code = raw.split("#", 1)[0]
     indent = len(code) - len(code.lstrip())
     try:
-        return _parse_layer(code.strip(), line, known)
+        return _parse_layer(code.strip(), line, known, last)
     except FormulaError as error:
         if error.col is None or not indent:
             raise
@@ -458,14 +524,21 @@ def parse_layers(text):
     text = _normalise(text, "layers")
     _check_length(text, limits.MAX_LAYERS_CHARS, "layers", "the layers text")
     _check_characters(text, "layers")
-    known, layers, total = [INPUT_NAME], [], 0
-    for number, raw in enumerate(text.split("\n"), 1):
+    known, layers, leaves, total = [INPUT_NAME], [], [], 0
+    lines = text.split("\n")
+    last = _last_code_line(lines)
+    for number, raw in enumerate(lines, 1):
         if len(raw) > limits.MAX_LINE_CHARS:
             raise FormulaError(f"line is {len(raw)} characters; the limit is {limits.MAX_LINE_CHARS}", line=number)
         if not raw.strip() or raw.strip().startswith("#"):
             continue
-        layer = _parse_indented_layer(raw, number, known)
+        layer = _parse_indented_layer(raw, number, known, last=number == last)
         if layer is None:
+            continue
+        if isinstance(layer, Leaf):
+            leaves.append(layer)
+            known.append(layer.name)
+            _check_leaf_elements(leaves, number)
             continue
         if len(layers) == limits.MAX_LAYERS:
             raise FormulaError(f"more than {limits.MAX_LAYERS} layers", line=number)
@@ -476,7 +549,22 @@ def parse_layers(text):
         known.append(layer.name)
     if not layers:
         raise FormulaError("no layers yet: write one per line, like y = 3*x + 2")
-    return Program(tuple(layers))
+    return Program(tuple(layers), tuple(leaves))
+
+
+def _last_code_line(lines):
+    """The number of the last line holding code: the output, which a bare number leaves a constant layer."""
+    for number in range(len(lines), 0, -1):
+        if lines[number - 1].split("#", 1)[0].strip(" \t;"):
+            return number
+    return 0
+
+
+def _check_leaf_elements(leaves, line):
+    """The declared leaves' elements, in all; x's are checked with x (limits.MAX_X_ELEMENTS bounds both)."""
+    total = sum(leaf.size for leaf in leaves)
+    if total > limits.MAX_X_ELEMENTS:
+        raise FormulaError(f"the leaves have {total:,} elements; the limit is {limits.MAX_X_ELEMENTS:,}", line=line)
 
 
 def _count(expr):

@@ -9,6 +9,13 @@ a tangent for every slider position and moving the point needs no server.
 When the other outputs hold inf or nan, their sum would make every sample
 nan; the curve then shows the element's own term w * f(t), which has the same
 slope, and the title says so.
+
+A program with leaves, @, detach, sum or mean is not elementwise in x: there the
+curve is the whole out as one element of one leaf varies (explorer.elements
+numbers them), every sample a forward pass of its own, batched with
+torch.func.vmap, and its slope torch.func.grad of the same function. Every
+detach(...) is held at its value, as autograd sees it, so the tangent touches
+the curve.
 """
 
 from dataclasses import dataclass
@@ -18,9 +25,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import torch
 
-from . import limits
+from . import elements, limits
 from .forward import run_forward
-from .language import REDUCTIONS
+from .language import INPUT_NAME, REDUCTIONS
+from .tree import is_elementwise
 
 
 @dataclass(frozen=True)
@@ -36,11 +44,8 @@ class Curve:
     own_term_only: bool  # the other elements' outputs are not finite, so out(t) is w * f(t) alone
 
 
-def element_label(shape, flat_index):
-    if not shape:
-        return "x"
-    index = np.unravel_index(flat_index, shape)
-    return "x[" + ", ".join(str(int(i)) for i in index) + "]"
+def element_label(shape, flat_index, name=INPUT_NAME):
+    return elements.label(name, shape, flat_index)
 
 
 def _samples(value):
@@ -63,7 +68,10 @@ def _f_and_slope(program, t):
 
 
 def tangent_curve(exploration, flat_index, reduction):
-    """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` of x varies."""
+    """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` varies: of x, or, for a
+    program with leaves, of the one numbering of explorer.elements."""
+    if not is_elementwise(exploration.program):
+        return _leaf_curve(exploration, flat_index, reduction)
     x, program = exploration.x, exploration.program
     output = exploration.output.double().flatten()
     weight = float(REDUCTIONS[reduction].weight(x.numel()))
@@ -84,6 +92,50 @@ def tangent_curve(exploration, flat_index, reduction):
         out_value=float(out[centre]),
         grad=float(exploration.grads[reduction].flatten()[flat_index]),
         own_term_only=own_term_only,
+    )
+
+
+def _out_of_element(exploration, name, flat, reduction):
+    """out as a function of one element of one leaf, the others held at their values."""
+    program, leaves = exploration.program, exploration.leaves
+    base = leaves[name].flatten()
+    onehot = torch.zeros_like(base)
+    onehot[flat] = 1.0
+    scalar = REDUCTIONS[reduction].scalar or "sum"  # ones_like seeds ones: the slope of z.sum()
+    frozen = {}  # detach(...) held at its value, as autograd sees it: the tangent touches the curve
+    with torch.no_grad():
+        run_forward(program, leaves[INPUT_NAME], leaves={k: v for k, v in leaves.items() if k != INPUT_NAME},
+                    frozen=frozen)
+
+    def out(t):
+        tensors = dict(leaves)
+        tensors[name] = (base + onehot * (t - base[flat])).reshape(leaves[name].shape)
+        x = tensors.pop(INPUT_NAME)
+        z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name]
+        return getattr(z, scalar)()
+
+    return out
+
+
+def _leaf_curve(exploration, index, reduction):
+    name, flat = elements.locate(exploration, index)
+    value = elements.value_at(exploration, index)
+    t, centre = _samples(value)
+    out = _out_of_element(exploration, name, flat, reduction)
+    with torch.no_grad():
+        values = torch.func.vmap(out)(t)
+    slopes = torch.func.vmap(torch.func.grad(out))(t)
+    values, slopes = values.detach().double().numpy(), slopes.detach().double().numpy()
+    return Curve(
+        label=elements.element_label(exploration, index),
+        t=t.double().numpy(),
+        out=values,
+        slope=slopes,
+        centre=centre,
+        value=value,
+        out_value=float(values[centre]),
+        grad=elements.grad_at(exploration, reduction, index),
+        own_term_only=False,
     )
 
 

@@ -85,6 +85,40 @@ PRESETS = (
         "y = sin(x)*exp(x)",
         "d/dx sin·exp = (cos x + sin x)·exp x ≈ 2.2373 at 0.5.",
     ),
+    Preset(
+        "neuron",
+        "micrograd's neuron: tanh(x·w + b)",
+        "[2.0, 0.0]",
+        "w = [-3.0, 1.0]\nb = 6.8813735870195432\no = tanh(x @ w + b)",
+        "o = tanh(2·(−3) + 0·1 + 6.88) = 0.7071, so do/dn = 1 − o² = 0.5: x.grad = 0.5·w = [−1.5, 0.5], "
+        "w.grad = 0.5·x = [1.0, 0.0] and b.grad = 0.5, as in micrograd's lecture.",
+    ),
+    Preset(
+        "linear_mse",
+        "A linear layer, tanh and an MSE loss",
+        "[1.0, 2.0]",
+        "W = [[0.1, 0.2], [0.3, 0.4]]\nb = [0.0, 0.1]\nh = tanh(W @ x + b)\n"
+        "target = detach([0.0, 1.0])\nloss = mean((h - target)**2)",
+        "The target is detached: a constant, no gradient. dloss/dh = h − target (the mean's 1/2 cancels the 2), "
+        "then tanh's 1 − h², then W.grad is that outer x, and b.grad is that vector itself.",
+    ),
+    Preset(
+        "softmax_cross_entropy",
+        "Softmax cross-entropy on W @ x",
+        "[1.0, 2.0]",
+        "W = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]\ns = W @ x\np = exp(s) / sum(exp(s))\n"
+        "loss = -log(sum(p * detach([0., 1., 0.])))",
+        "The scores s are 1, 2, 3 and the right class is the second. dloss/ds = p − onehot, the famous "
+        "softmax gradient: W.grad is its outer product with x.",
+    ),
+    Preset(
+        "shared_bias",
+        "A broadcast bias shared by two layers",
+        "[[1., 2, 3], [3, 2, 1]]",
+        "b = [0.1, 0.2, 0.3]\nh = 2*x + b\ny = h*h + b",
+        "b has shape (3,) and is added to every row of x (broadcasting), in two layers: its gradient sums "
+        "over the rows and over both uses: b.grad_j = Σ_i (2·h_ij·1 + 1).",
+    ),
 )
 
 BY_KEY = {preset.key: preset for preset in PRESETS}

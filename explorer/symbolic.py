@@ -5,7 +5,9 @@ symbol. For each layer we show its formula in the inputs it reads directly,
 its local derivatives, and the chain rule summed over every path to x (the
 total derivative), e.g. dz/dx = dz/dy · dy/dx = 4y · 3 = 12(3x + 2). For each
 way of starting backward, d out / d x_i = weight · f'(x_i), with weight 1/N for
-mean, and its value at every element of x.
+mean, and its value at every element of x. A program with leaves, @, sum,
+mean or detach is not elementwise: explorer.symbolic_leaves gives it one
+symbol per element instead, in the same worker under the same budgets.
 
 sympy has no time or memory bound of its own, and small formulas can need a
 lot of both (measured: `(tan(8**((x**x/(pi-sqrt(sigmoid(x))))**(-59)))**x)**x`
@@ -46,8 +48,9 @@ from . import limits, wire
 from .derivation import Derivation, LayerMath, ReductionMath, timed_out
 from .fold import fold_constant
 from .language import CONSTANTS, FUNCTIONS, INPUT_NAME, REDUCTIONS, name_latex
+from .symbolic_leaves import TooManyElements, describe_leaves
 from .symbolic_pool import Pool
-from .tree import Binary, Call, Num, fold, names_used, operator_row, to_text, walk
+from .tree import Binary, Call, Num, fold, is_elementwise, names_used, operator_row, to_text, walk
 
 __all__ = ["Derivation", "LayerMath", "ReductionMath", "describe", "start_worker", "symbolic_derivation"]
 
@@ -432,13 +435,15 @@ def describe(program, x_values):
     """Everything the page shows about the symbolic derivatives, as plain data. Unbounded in time and
     memory: the worker calls it, and tests of the maths call it directly. It never raises."""
     try:
+        if not is_elementwise(program):
+            return describe_leaves(program, x_values)
         x_values = np.asarray(x_values, dtype=np.float64)
         calculus = derive(program)
         layer_show, element_show = _Printer(calculus), _Printer(calculus, "x_{i}")
         layers = tuple(_layer_math(layer, calculus, layer_show) for layer in calculus.layers)
         reductions = {name: _reduction_math(calculus, name, x_values, element_show) for name in REDUCTIONS}
         return Derivation("ok", "", layers, reductions)
-    except (TooLarge, MemoryError, RecursionError) as error:
+    except (TooLarge, TooManyElements, MemoryError, RecursionError) as error:
         return Derivation("too_large", f"too large to show symbolically: {error or 'out of memory'}")
     except Undefined as error:
         return Derivation("error", str(error))

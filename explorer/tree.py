@@ -4,9 +4,11 @@ A tree is plain, immutable data: numbers, names, operators and calls of the
 function table. Nothing here can reach Python's own evaluation of user text.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .language import ATOM_PRECEDENCE, BINARY, UNARY
+import numpy as np
+
+from .language import ATOM_PRECEDENCE, BINARY, FUNCTIONS, INPUT_NAME, UNARY
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,18 @@ class Name:
 
 
 @dataclass(frozen=True)
+class Lit:
+    """A constant tensor written as a list, inside detach([...]): a target, never a leaf that learns."""
+
+    values: tuple  # float32 values, flattened in C order
+    shape: tuple
+
+    @property
+    def text(self):
+        return _nested_text(self.values, self.shape)
+
+
+@dataclass(frozen=True)
 class Unary:
     op: str  # "-" or "+"
     operand: "Expr"
@@ -28,18 +42,21 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
-    op: str  # "+", "-", "*", "/", "**"
+    op: str  # "+", "-", "*", "/", "**", "@"
     left: "Expr"
     right: "Expr"
+    col: int = field(default=0, compare=False, repr=False)  # the operator's column, for shape errors
 
 
 @dataclass(frozen=True)
 class Call:
-    fn: str  # a key of language.FUNCTIONS
+    fn: str  # a key of language.CALLS
     arg: "Expr"
+    col: int = field(default=0, compare=False, repr=False)  # the call's column, for errors
 
 
-Expr = Num | Name | Unary | Binary | Call
+Expr = Num | Name | Lit | Unary | Binary | Call
+ATOMS = (Num, Name, Lit)  # the nodes a fold reads as leaves
 
 
 @dataclass(frozen=True)
@@ -50,8 +67,39 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Leaf:
+    """A declared tensor that requires grad, like x: `w = [[0.5, -1.0], [2.0, 0.1]]`, `b = 0.5`."""
+
+    name: str
+    values: tuple  # float32 values, flattened in C order
+    shape: tuple
+    line: int
+
+    @property
+    def text(self):
+        """The values in Python's list syntax, as parsed (float32, widened exactly)."""
+        return _nested_text(self.values, self.shape)
+
+    @property
+    def size(self):
+        count = 1
+        for size in self.shape:
+            count *= size
+        return count
+
+
+def _nested_text(values, shape):
+    """Python's list syntax, each value as the shortest text that reads back to the same float32."""
+    if not shape:
+        return str(np.float32(values[0]))
+    step = len(values) // shape[0]
+    return "[" + ", ".join(_nested_text(values[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
+
+
+@dataclass(frozen=True)
 class Program:
     layers: tuple  # of Layer, in order; the last is the output
+    leaves: tuple = ()  # of Leaf, in order of declaration; x is not among them
 
     @property
     def output(self):
@@ -60,6 +108,25 @@ class Program:
     @property
     def names(self):
         return tuple(layer.name for layer in self.layers)
+
+    @property
+    def leaf_names(self):
+        """Every tensor that requires grad, x first."""
+        return (INPUT_NAME, *(leaf.name for leaf in self.leaves))
+
+
+def is_elementwise(program):
+    """Only x, through elementwise functions and operators: each output element depends on the same element
+    of x alone. The fast views (plot, finite differences, symbolic maths) rely on it."""
+    if program.leaves:
+        return False
+    for layer in program.layers:
+        for node in walk(layer.expr):
+            if isinstance(node, Lit) or (isinstance(node, Binary) and node.op == "@"):
+                return False
+            if isinstance(node, Call) and node.fn not in FUNCTIONS:
+                return False
+    return True
 
 
 def children(node):
@@ -102,7 +169,7 @@ def fold(node, leaf, apply, whole=None):
         answer = None if whole is None else whole(current)
         if answer is not None:
             values.append(answer)
-        elif isinstance(current, Num | Name):
+        elif isinstance(current, ATOMS):
             values.append(leaf(current))
         else:
             stack.append((current, True))
@@ -138,7 +205,7 @@ def bracketed(operands, row, brackets, latex=False):
 
 
 def _text_leaf(node):
-    return (node.text if isinstance(node, Num) else node.id), ATOM_PRECEDENCE
+    return (node.id if isinstance(node, Name) else node.text), ATOM_PRECEDENCE
 
 
 def _text_apply(node, operands):
@@ -151,3 +218,23 @@ def _text_apply(node, operands):
 def to_text(node):
     """Python-syntax text of a tree, with only the brackets it needs."""
     return fold(node, _text_leaf, _text_apply)[0]
+
+
+def graded_names(node):
+    """The names an expression reads outside detach(...): the ones a gradient can flow back to."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            found.append(current.id)
+        elif not (isinstance(current, Call) and current.fn == "detach"):
+            stack.extend(children(current))
+    return found
+
+
+def reached_by(program):
+    """Each layer's name -> the leaves (x included) a gradient from it reaches; empty for a constant layer."""
+    reaching = {name: {name} for name in program.leaf_names}
+    for layer in program.layers:
+        reaching[layer.name] = set().union(*(reaching.get(name, set()) for name in graded_names(layer.expr)))
+    return reaching

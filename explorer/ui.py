@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import presets, state
+from . import elements, presets, state
 from .admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, parse_bytes
 from .cache import cached
 from .errors import FormulaError
@@ -32,8 +32,9 @@ from .language import REDUCTIONS
 from .memory import trim_soon
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
+from .tree import is_elementwise
 from .verify import verify
-from .walkthrough import describe
+from .walkthrough import describe, describe_tensors
 
 # The libraries' ~260k long-lived objects (torch, sympy, plotly, Streamlit) move out of the collector's
 # scans once, here, so a full collection no longer costs ~120 ms while every session waits.
@@ -107,8 +108,8 @@ def cached_explore(x_text, layers_text, on_wait=None):
         # The reservation lasts as long as the result does, not just while it is computed: a session holds
         # its result through its whole run (drawing the graph, the plot, the checks), and a result too large
         # for the cache would otherwise be held by every session at once, unaccounted.
-        elements = prepared.x.numel()
-        estimate = exploration_bytes(elements, _operations(prepared.work, elements))
+        count = prepared.elements  # x's and every leaf's
+        estimate = exploration_bytes(count, _operations(prepared.work, count))
         reservation = ADMISSION.reserve(estimate, owner=_session_id(), on_wait=on_wait)
         try:
             result = run(prepared)
@@ -376,7 +377,10 @@ def _forward_text(result):
             code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
             lines += code + _printed(repr(result.x))
             continue
-        printed = repr(result.x.clone().requires_grad_(True)) if name == "x" else result.layer_reprs[name]
+        if name in result.layer_reprs:
+            printed = result.layer_reprs[name]
+        else:  # x or a declared leaf, as torch prints a tensor that requires grad
+            printed = repr(result.leaves[name].clone().requires_grad_(True))
         lines += [*code, f"print({code_name})", *_printed(printed)]
     return "\n".join(lines)
 
@@ -406,7 +410,14 @@ def _reduction_code(result, name):
     if reduction.out_repr is not None:
         lines.insert(1, "print(out)")
         lines.insert(2, reduction.out_repr)
-    return "\n".join(lines + ["print(x.grad)", repr(reduction.grad)])
+    lines += ["print(x.grad)", repr(reduction.grad)]
+    for leaf in result.program.leaves:  # every declared leaf's .grad, as torch prints it
+        if leaf.name in reduction.unreached:
+            lines += [f"print({leaf.name}.grad)",
+                      f"None  # the output does not reach {leaf.name}: torch leaves .grad as None; its gradient is 0"]
+        else:
+            lines += [f"print({leaf.name}.grad)", repr(reduction.leaf_grads[leaf.name])]
+    return "\n".join(lines)
 
 
 def _gradient_texts(result):
@@ -421,7 +432,8 @@ def gradients(result, reduction=None):
     for name in REDUCTIONS:  # one above the other: side by side, a tensor's rows broke inside numbers
         st.code(texts[name], language="python")
     if result.scalar_output:
-        st.info("The output is a single number, so sum, mean and ones_like all give the same x.grad.")
+        grads = "every .grad" if result.program.leaves else "x.grad"
+        st.info(f"The output is a single number, so sum, mean and ones_like all give the same {grads}.")
     else:
         st.caption(
             f"mean divides every gradient by the {result.output.numel()} elements; "
@@ -442,18 +454,19 @@ def choose_view(result, present=False):
             "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
             help="sum: out = z.sum(); mean: out = z.mean(); ones_like: z.backward(gradient=torch.ones_like(z))",
         )
-    count, shape = result.x.numel(), tuple(result.x.shape)
+    count = elements.count(result)  # x's elements, then every declared leaf's
+    of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"
     with right:
         if count <= MAX_ELEMENT_CHOICES:
-            labels = [element_label(shape, i) for i in range(count)]
+            labels = elements.labels(result)
             index, notice = state.label_within(_current("element"), labels)
             if labels[index] != st.session_state.get("element"):
                 st.session_state["element"] = labels[index]
-            index, _ = state.label_within(st.selectbox("Element of x", labels, key="element", bind=URL), labels)
+            index, _ = state.label_within(st.selectbox(of_what, labels, key="element", bind=URL), labels)
         else:
             # Text, not st.number_input: its int() raises inside Streamlit on "inf" in a link or text in a message.
             text = st.text_input(
-                f"Element of x (flat index, 0 to {count - 1:,})", key="element_index", placeholder="0", bind=URL
+                f"{of_what} (flat index, 0 to {count - 1:,})", key="element_index", placeholder="0", bind=URL
             )
             index, notice = state.index_within(text, count)
         if notice:
@@ -490,9 +503,10 @@ def shown_dot(result, name, at=None):
 
 GRAPH_CAPTION = (
     "Each node: the layer or subexpression it computes, its torch op, its forward value, and the gradient "
-    "d out / d (node) flowing into it. Blue is x; green is the output, where backward starts; yellow nodes make "
-    "a layer; grey ones make a part of a formula, or add into x.grad (AccumulateGrad). In the step-through, "
-    "orange is the current step and violet the steps autograd has already visited."
+    "d out / d (node) flowing into it. Blue is x and every leaf; dashed boxes are detached constants; green is "
+    "the output, where backward starts; yellow nodes make a layer; grey ones make a part of a formula, or add "
+    "into a leaf's .grad (AccumulateGrad). In the step-through, orange is the current step and violet the steps "
+    "autograd has already visited."
 )
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
 
@@ -534,7 +548,9 @@ def _step_lines(view, label, grad):
 def step_through(result, name, index):
     steps = result.reductions[name].steps
     if not steps:
-        if result.grads[name].any():
+        if result.program.leaves and any(bool(g.any()) for g in result.leaf_grads[name].values()):
+            st.info("The output is a leaf itself: no operation to step through; its .grad is the seed.")
+        elif result.grads[name].any():
             st.info("The output is x itself: no operation to step through; x.grad is the seed, 1 per element.")
         else:
             st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
@@ -547,10 +563,28 @@ def step_through(result, name, index):
     if number == 0:
         st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
         return
+    if not is_elementwise(result.program):
+        st.code("\n".join(_tensor_step_lines(describe_tensors(result, name, number))), language=None, wrap_lines=True)
+        return
     view = describe(result, name, number, index)
     grad = float(result.grads[name].flatten()[index])
     lines = _step_lines(view, element_label(tuple(result.x.shape), index), grad)
     st.code("\n".join(lines), language=None, wrap_lines=True)
+
+
+def _tensor_step_lines(view):
+    """A step of a backward pass that is not elementwise, with whole tensors: a leaf used twice shows its
+    gradient arriving from each use and accumulating (+=)."""
+    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}",
+             f"  gradient in: d out / d ({view.title}) = {view.incoming}"]
+    if view.leaf:
+        for source, grad in view.arrivals:
+            lines.append(f"  {view.leaf}.grad += {grad}   (from {source})")
+        if len(view.arrivals) > 1:
+            lines.append(f"  {view.leaf} is used {len(view.arrivals)} times: autograd adds the paths, {view.incoming}")
+    for to, grad in view.edges:
+        lines.append(f"  to {to}: gradient out d out / d ({to}) = {grad}")
+    return lines
 
 
 # ---------------------------------------------------------------- exports
@@ -634,16 +668,19 @@ def chain_rule(result, derivation, name, index):
         return
     for layer in derivation.layers:
         st.latex(r" \qquad ".join((layer.formula, *layer.local)))
-        if layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
+        if layer.chain and layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
             st.latex(layer.chain)
-    st.markdown(f"**Backward from `{name}`**, for one element $x_i$ of x:")
+    with_leaves = not is_elementwise(result.program)
+    of_what = "every element of x and the leaves" if with_leaves else "one element $x_i$ of x"
+    st.markdown(f"**Backward from `{name}`**, for {of_what}:")
     st.latex(derivation.reductions[name].latex)
-    label = element_label(tuple(result.x.shape), index)
+    label = elements.element_label(result, index) if with_leaves else element_label(tuple(result.x.shape), index)
     symbolic = _value_at(derivation.reductions[name].values, index)
-    autograd = float(result.grads[name].flatten()[index])
+    autograd = elements.grad_at(result, name, index) if with_leaves else float(result.grads[name].flatten()[index])
+    grad = f"{elements.locate(result, index)[0]}.grad" if with_leaves else "x.grad"
     st.markdown(
         f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
-        f"`x.grad` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
+        f"`{grad}` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
     )
 
 
@@ -654,7 +691,8 @@ def layer_gradients(result, name):
     st.markdown("**Gradients of the layers** (`retain_grad()` keeps them):")
     lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
     for layer, grad in reduction.layer_grads.items():
-        lines += [f"print({layer}.grad)", repr(grad) if grad is not None else "None  # does not depend on x"]
+        unreached = "None  # depends on no leaf" if result.program.leaves else "None  # does not depend on x"
+        lines += [f"print({layer}.grad)", repr(grad) if grad is not None else unreached]
     st.code("\n".join(lines), language="python")  # no wrap_lines: a soft wrap may fall inside a number
 
 
@@ -666,8 +704,8 @@ def cached_verification(result, derivation):
     usable = derivation if derivation.ok else None
 
     def check():
-        elements = result.x.numel()
-        estimate = check_bytes(elements, _operations(result.work, elements))
+        count = elements.count(result)  # x's and every leaf's
+        estimate = check_bytes(count, _operations(result.work, count))
         return admitted(estimate, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS))
 
     return cached("views", ("verification", result.key, derivation.status), check)
@@ -677,7 +715,7 @@ def _check_table(check, shape):
     """One reduction's check as a DataFrame: built once per input, not converted again on every rerun."""
     rows = [
         {
-            "element": element_label(shape, i),
+            "element": row.label or element_label(shape, i),
             "autograd": f"{row.autograd:.6g}",
             "symbolic": "-" if row.symbolic is None else f"{row.symbolic:.6g}",
             "finite diff.": f"{row.finite_difference:.6g}",
@@ -706,7 +744,10 @@ def verification(result, derivation):
             worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
             st.markdown(f"**{name}**: {mark}, max diff {worst}")
             st.table(tables[name], hide_index=True)
-            if check.elements > len(check.rows):
+            if check.total is not None:
+                st.caption(f"A sample: {check.elements} evenly spaced of {check.total:,} elements of x and the "
+                           "leaves, each perturbed on its own; the mark covers the sample.")
+            elif check.elements > len(check.rows):
                 st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
     if not checked.passed:
         st.error("Autograd and a reference disagree on at least one element: see the ✗ rows.")

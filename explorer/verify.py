@@ -5,6 +5,12 @@ perturbing all elements by ±h at once gives every central difference from two
 forward passes. Those run in float64 on the same x (parsed float32 values,
 widened exactly), so the references are far more precise than autograd's
 float32: their error is ~1e-10 relative, autograd's ~1e-7 per operation.
+
+A program with leaves, @, detach, sum or mean is not elementwise: there each
+element of every leaf (x included) is perturbed on its own, two float64
+forward passes apiece, with every detach(...) held at its unperturbed value
+(what autograd differentiates: no gradient flows through it), and above limits.MAX_CHECKED_ELEMENTS an evenly spaced
+sample of the elements is judged, and the Check says so.
 """
 
 import itertools
@@ -13,8 +19,10 @@ from typing import NamedTuple
 
 import torch
 
+from . import elements, limits
 from .forward import run_forward
-from .language import REDUCTIONS
+from .language import INPUT_NAME, REDUCTIONS
+from .tree import is_elementwise
 
 # |autograd - reference| <= weight·ATOL + RTOL·|reference|. float32 keeps ~7 digits and a formula of a few
 # dozen operations loses one or two, so 1e-4 relative leaves a wide margin for rounding, while a wrong
@@ -33,6 +41,7 @@ class Row(NamedTuple):
     finite_difference: float  # central difference of out, in float64
     ok: bool | None  # autograd agrees with every usable reference; None when none was usable
     note: str  # "", "non-finite" or "kink: finite difference skipped"
+    label: str = ""  # the element as the page names it ("w[1]"), where index alone does not say
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class Check:
     elements: int  # how many elements were judged
     max_abs_diff: float | None  # largest |autograd - reference| over the comparisons made
     passed: bool | None  # no row disagrees; None when nothing could be compared
+    total: int | None = None  # when only a sample was judged: how many elements there are in all
 
 
 @dataclass(frozen=True)
@@ -132,10 +142,79 @@ def _check(reduction, grad, symbolic, differences, weight, most):
     return Check(reduction, rows, grad.numel(), _max_diff(grad, references), passed)
 
 
+def sampled_elements(total, most=None):
+    """Indices into explorer.elements' numbering: all of them, or `most` evenly spaced, first and last kept."""
+    most = limits.MAX_CHECKED_ELEMENTS if most is None else most
+    if total <= most:
+        return list(range(total))
+    return sorted({round(k * (total - 1) / (most - 1)) for k in range(most)})
+
+
+def _leaf_differences(exploration, chosen):
+    """Central, left and right differences of each reduction's out in each chosen element, in float64."""
+    program = exploration.program
+    base = {name: values.detach().double() for name, values in exploration.leaves.items()}
+    frozen = {}  # detach(...) keeps its unperturbed value: autograd sees no path through it, nor do these
+
+    def outs(leaves):
+        tensors = dict(leaves)
+        x = tensors.pop(INPUT_NAME)
+        with torch.no_grad():
+            z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name].double()
+        return {"sum": z.sum(), "mean": z.mean(), "ones_like": z.sum()}
+
+    middle = outs(base)
+    columns = {name: ([], [], []) for name in REDUCTIONS}
+    for index in chosen:
+        name, flat = elements.locate(exploration, index)
+        value = base[name].flatten()[flat]
+        h = STEP * max(1.0, abs(float(value)))
+        taken = []
+        for sign in (1, -1):
+            moved = base[name].flatten().clone()
+            moved[flat] = value + sign * h
+            taken.append((outs({**base, name: moved.reshape(base[name].shape)}), float(moved[flat] - value)))
+        (up, step_up), (down, step_down) = taken
+        for reduction, (central, left, right) in columns.items():
+            central.append(float((up[reduction] - down[reduction]) / (step_up - step_down)))
+            left.append(float((middle[reduction] - down[reduction]) / -step_down))
+            right.append(float((up[reduction] - middle[reduction]) / step_up))
+    return {name: tuple(torch.tensor(column, dtype=torch.float64) for column in columns[name]) for name in columns}
+
+
+def _verify_leaves(exploration, derivation, max_rows):
+    """Every leaf's elements (a sample above the cap) against float64 finite differences of out itself, and
+    against the symbolic derivative where `derivation` has one (symbolic_leaves numbers elements alike)."""
+    total = elements.count(exploration)
+    chosen = sampled_elements(total)
+    differences = _leaf_differences(exploration, chosen)
+    count = exploration.output.numel()
+    labels = [elements.element_label(exploration, index) for index in chosen]
+    checks = {}
+    for reduction in REDUCTIONS:
+        grad = torch.tensor([elements.grad_at(exploration, reduction, i) for i in chosen], dtype=torch.float64)
+        weight = float(REDUCTIONS[reduction].weight(count))
+        # _check scales differences of the output's elements by the weight; these are of out already.
+        unscaled = tuple(d / weight for d in differences[reduction])
+        symbolic = _symbolic_values(derivation, reduction, (total,))
+        symbolic = None if symbolic is None else symbolic[chosen]
+        check = _check(reduction, grad, symbolic, unscaled, weight, max_rows)
+        rows = tuple(row._replace(label=label) for row, label in zip(check.rows, labels, strict=False))
+        checks[reduction] = Check(reduction, rows, check.elements, check.max_abs_diff, check.passed,
+                                  total if len(chosen) < total else None)
+    return Verification(
+        checks=checks,
+        symbolic="none" if derivation is None else derivation.status,
+        tolerance=f"|autograd - reference| <= {ATOL:g}·weight + {RTOL:g}·|reference| (weight 1/N for mean)",
+    )
+
+
 def verify(exploration, derivation=None, max_rows=None):
     """For each reduction, autograd's x.grad against the symbolic derivative (when `derivation` has one)
     and a float64 central difference. Plain data; never raises on inf or nan. Every element is judged;
-    only the first `max_rows` (all, by default) become rows."""
+    only the first `max_rows` (all, by default) become rows. A program with leaves: see _verify_leaves."""
+    if not is_elementwise(exploration.program):
+        return _verify_leaves(exploration, derivation, max_rows)
     differences = finite_differences(exploration.program, exploration.x)
     count = exploration.x.numel()
     checks = {}

@@ -1,8 +1,10 @@
-"""The backward pass one node at a time, in the order autograd ran it, at one element of x."""
+"""The backward pass one node at a time, in the order autograd ran it: at one element of x for a program
+elementwise in x, else (describe_tensors) with each gradient as a whole tensor, since an element of a
+matmul's output depends on many elements of its inputs."""
 
 from dataclasses import dataclass
 
-from .graph import node_heading, node_title
+from .graph import node_heading, node_title, summary
 
 
 @dataclass(frozen=True)
@@ -71,4 +73,63 @@ def describe(exploration, name, number, flat_index):
         factors=tuple(factors),
         running=running,
         is_chain=is_chain,
+    )
+
+
+# ---------------------------------------------------------------- programs that are not elementwise
+
+
+@dataclass(frozen=True)
+class TensorStepView:
+    """One step of a backward pass that is not elementwise (leaves, @, sum): whole tensors, not one element."""
+
+    number: int
+    total: int
+    title: str
+    heading: str
+    op: str
+    incoming: str  # d out / d (this node), summarised
+    leaf: str | None  # the leaf an AccumulateGrad adds into
+    edges: tuple  # of (to, gradient out summarised), one per input that carries a gradient
+    arrivals: tuple  # for an AccumulateGrad: (from, gradient) for each node that sent this leaf a gradient
+
+
+def _arrivals(reduction, node_id):
+    """Each earlier node's gradient out along an edge into `node_id`: the terms autograd summed into it."""
+    found = []
+    for step in reduction.steps:
+        node = reduction.nodes[step.node]
+        for child, outgoing in zip(node.inputs, step.grad_out, strict=False):
+            if child == node_id and outgoing is not None:
+                found.append((node_title(reduction, step.node), summary(outgoing)))
+    return tuple(found)
+
+
+def _input_name(reduction, node_id):
+    """What a gradient flows to: a leaf by its name, else the node's title."""
+    node = reduction.nodes.get(node_id)
+    return node.leaf if node is not None and node.leaf else node_title(reduction, node_id)
+
+
+def describe_tensors(exploration, name, number):
+    """Step `number` (1-based) of reduction `name`'s backward pass, with each gradient as a whole tensor."""
+    reduction = exploration.reductions[name]
+    current = reduction.steps[number - 1]
+    node = reduction.nodes[current.node]
+    accumulates = node.op == "AccumulateGrad"
+    edges = tuple(
+        (_input_name(reduction, child), summary(outgoing))
+        for child, outgoing in zip(node.inputs, current.grad_out, strict=False)
+        if child and outgoing is not None
+    )
+    return TensorStepView(
+        number=number,
+        total=len(reduction.steps),
+        title=node.leaf if accumulates else node_title(reduction, current.node),
+        heading=f"{node.leaf}.grad" if accumulates else node_heading(reduction, current.node),
+        op=node.op,
+        incoming=summary(current.grad_in),
+        leaf=node.leaf if accumulates else None,
+        edges=() if accumulates else edges,
+        arrivals=_arrivals(reduction, current.node) if accumulates else (),
     )

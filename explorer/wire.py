@@ -14,8 +14,8 @@ import json
 import numpy as np
 
 from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
-from .language import BINARY, FUNCTIONS, UNARY
-from .tree import Binary, Call, Layer, Name, Num, Program, Unary, fold
+from .language import BINARY, CALLS, UNARY
+from .tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, fold
 
 _FLOAT64 = np.dtype("<f8")
 
@@ -36,6 +36,8 @@ def loads(line):
 
 
 def _plain_leaf(node):
+    if isinstance(node, Lit):
+        return ["lit", list(node.shape), [float(value) for value in node.values]]
     return ["num", float(node.value), node.text] if isinstance(node, Num) else ["name", node.id]
 
 
@@ -75,24 +77,46 @@ def tree_from_plain(plain):
         _expect(len(rest) == 3 and rest[0] in BINARY, "binary operator")
         return Binary(rest[0], tree_from_plain(rest[1]), tree_from_plain(rest[2]))
     if kind == "call":
-        _expect(len(rest) == 2 and isinstance(rest[0], str) and rest[0] in FUNCTIONS, "call")
+        _expect(len(rest) == 2 and isinstance(rest[0], str) and rest[0] in CALLS, "call")
         return Call(rest[0], tree_from_plain(rest[1]))
+    if kind == "lit":
+        _expect(len(rest) == 2, "list")
+        shape, values = _shape_and_values(*rest)
+        return Lit(values, shape)
     raise WireError(f"unknown node kind {kind!r}")
 
 
+def _shape_and_values(shape, values):
+    """A leaf's or a list's shape and float values, checked: whole sizes, floats, as many as the shape holds."""
+    _expect(isinstance(shape, list) and all(isinstance(n, int) and n > 0 for n in shape), "shape")
+    _expect(isinstance(values, list) and all(isinstance(v, float) for v in values), "values")
+    _expect(len(values) == int(np.prod(shape, dtype=np.int64)), "values")
+    return tuple(shape), tuple(values)
+
+
 def program_to_plain(program):
-    return [[layer.name, layer.line, tree_to_plain(layer.expr)] for layer in program.layers]
+    """The layers as [name, line, tree], then each declared leaf as ["leaf", name, line, shape, values]."""
+    layers = [[layer.name, layer.line, tree_to_plain(layer.expr)] for layer in program.layers]
+    leaves = [["leaf", leaf.name, leaf.line, list(leaf.shape), list(leaf.values)] for leaf in program.leaves]
+    return layers + leaves
 
 
 def program_from_plain(plain):
     _expect(isinstance(plain, list) and plain, "program")
-    layers = []
+    layers, leaves = [], []
     for item in plain:
-        _expect(isinstance(item, list) and len(item) == 3, "layer")
+        _expect(isinstance(item, list) and len(item) in (3, 5), "layer")
+        if len(item) == 5:
+            _expect(item[0] == "leaf", "leaf")
+            _, name, line, shape, values = item
+            _expect(isinstance(name, str) and name.isidentifier() and isinstance(line, int), "leaf")
+            leaves.append(Leaf(name, *_shape_and_values(shape, values)[::-1], line))
+            continue
         name, line, expr = item
         _expect(isinstance(name, str) and name.isidentifier() and isinstance(line, int), "layer")
         layers.append(Layer(name, tree_from_plain(expr), line))
-    return Program(tuple(layers))
+    _expect(layers, "program")
+    return Program(tuple(layers), tuple(leaves))
 
 
 # ---------------------------------------------------------------- arrays

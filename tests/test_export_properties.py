@@ -120,12 +120,19 @@ def assert_same(printed, expected, what=""):
 
 def assert_prints_the_pages_numbers(printed, result):
     assert_same(printed["x"], result.x, "x")
-    names = result.program.names
-    assert len(printed["layers"]) == len(names)
-    for name, layer in zip(names, printed["layers"], strict=True):
+    names, leaves = result.program.names, [leaf.name for leaf in result.program.leaves]
+    assert len(printed["layers"]) == len(leaves) + len(names)  # x, then the declared leaves, then the layers
+    for name, value in zip(leaves, printed["layers"], strict=False):
+        assert_same(value, result.leaves[name], f"leaf {name}")
+    for name, layer in zip(names, printed["layers"][len(leaves):], strict=True):
         assert_same(layer, result.layers[name], f"layer {name}")
     for name in REDUCTION_NAMES:
         assert_same(printed[f"grad ({name})"], result.grads[name], f"x.grad ({name})")
+        for leaf in leaves:  # every leaf's .grad; torch prints None for one the output does not reach
+            if leaf in result.reductions[name].unreached:
+                assert f"{leaf}.grad ({name})" not in printed
+            else:
+                assert_same(printed[f"{leaf}.grad ({name})"], result.leaf_grads[name][leaf], f"{leaf}.grad ({name})")
         if name != "ones_like":
             assert_same(printed[f"out ({name})"], result.reductions[name].out, f"out ({name})")
 
@@ -239,8 +246,12 @@ def expressions(names):
 
 @st.composite
 def programs(draw):
-    """1 to 3 layers, each reading x and the layers before it; a constant layer now and then."""
+    """1 to 3 layers, each reading x and the layers before it; a constant layer now and then (a bare number
+    before the last line declares a leaf), and now and then a declared leaf w that the layers may read."""
     names, lines = ["x"], []
+    if draw(st.booleans()):
+        lines.append(f"w = {draw(st.sampled_from(['0.5', '-2.0', '[1.5, -0.25]', '[[1.0, 2.0], [3.0, 4.0]]']))}")
+        names.append("w")
     for index in range(draw(st.integers(1, 3))):
         constant = st.sampled_from(EXTREME_CONSTANTS + PLAIN_CONSTANTS)
         expr = draw(st.one_of(expressions(names), expressions(names), constant))

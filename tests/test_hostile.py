@@ -149,7 +149,7 @@ def test_torch_runtime_errors_become_formula_errors(monkeypatch, warm):
     def broken(_tensor):
         raise RuntimeError("expected scalar type Float but found Double\nException raised from ...")
 
-    monkeypatch.setitem(explorer.forward.FUNCTIONS, "sin", types.SimpleNamespace(torch=broken))
+    monkeypatch.setitem(explorer.forward.CALLS, "sin", types.SimpleNamespace(torch=broken))
     with pytest.raises(FormulaError, match=r"^line 2: sin\(y\) failed: expected scalar type Float but found Double$"):
         explore("2", "y = x\nz = sin(y)")
 

@@ -159,7 +159,8 @@ def test_a_layer_used_twice_by_later_layers():
 
 
 def test_constant_layer_has_zero_derivative():
-    calculus = derive(parse_layers("c = 3\ny = c*x - x"))
+    # A constant expression makes a constant layer; a bare number (c = 3) declares a leaf since issue 11.
+    calculus = derive(parse_layers("c = 1 + 2\ny = c*x - x"))
     assert calculus.layers[0].derivative == 0
     assert calculus.output.derivative == 2
 

@@ -51,9 +51,23 @@ def test_a_program_crosses_the_wire_as_the_same_tree():
     assert wire.program_from_plain(plain) == program
 
 
+def test_leaves_and_detached_lists_cross_the_wire():
+    from explorer.tree import Leaf, Lit
+
+    expr = Binary("@", Name("w"), Call("detach", Lit((1.0, 0.0), (2,))))
+    program = Program((Layer("y", expr, 2),), (Leaf("w", (0.5, -1.0), (2,), 1),))
+    plain = wire.loads(wire.dumps(wire.program_to_plain(program)))
+    assert plain[1] == ["leaf", "w", 1, [2], [0.5, -1.0]]
+    assert wire.program_from_plain(plain) == program
+
+
 @pytest.mark.parametrize(
     "plain",
     [
+        [["y", 1, ["name", "x"]], ["leaf", "w", 1, [2], [0.5]]],  # fewer values than the shape holds
+        [["y", 1, ["name", "x"]], ["leaf", "w", 1, [-2], []]],  # not a shape
+        [["y", 1, ["lit", [1], ["1"]]]],  # a list value given as text
+        [["leaf", "w", 1, [], [0.5]]],  # leaves and no layer
         [["y", 1, ["call", "__import__", ["name", "x"]]]],  # not a function of the whitelist
         [["y", 1, ["binary", "//", ["name", "x"], ["name", "x"]]]],  # not an operator of the language
         [["y", 1, ["attribute", "x", "real"]]],  # not a kind of node

@@ -1,0 +1,70 @@
+"""The page through AppTest with leaves (issue 11): micrograd's neuron shows its numbers everywhere."""
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from explorer import presets
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+NEURON = presets.BY_KEY["neuron"]
+
+
+def neuron_page(**query):
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["x"], app.query_params["layers"] = NEURON.x, NEURON.layers
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def page_code(app):
+    return "\n".join(block.value for block in app.code)
+
+
+def test_neuron_shows_its_numbers_in_the_graph_and_the_gradients():
+    app = neuron_page()
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert "o = tanh(x @ w + b)" in dot and "value 0.7071" in dot
+    assert "w\\nvalue [-3.,  1.]\\ngrad [1., 0.]" in dot
+    assert "b\\nvalue 6.881\\ngrad 0.5" in dot
+    assert "x\\nvalue [2., 0.]\\ngrad [-1.5,  0.5]" in dot
+    code = page_code(app)
+    assert "print(w.grad)\ntensor([1.0000, 0.0000])" in code
+    assert "print(b.grad)\ntensor(0.5000)" in code
+    assert "print(x.grad)\ntensor([-1.5000,  0.5000])" in code
+
+
+def test_selecting_w0_moves_the_tangent_and_its_slope_reads_one():
+    app = neuron_page()
+    labels = app.selectbox(key="element").options
+    assert labels == ["x[0]", "x[1]", "w[0]", "w[1]", "b"]
+    app.selectbox(key="element").set_value("w[0]").run()
+    assert not app.exception
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert "slope at the point = 1<" in figure["layout"]["title"]["text"]  # w.grad[0] = x[0]·(1 − o²) = 2·0.5
+    assert figure["layout"]["xaxis"]["title"]["text"] == "w[0]"
+    point = figure["data"][2]
+    assert point["x"] == [-3.0] and abs(point["y"][0] - 0.7071) < 1e-4
+
+
+def test_neuron_check_agrees_for_every_leaf_and_the_chain_rule_reads_the_same_numbers():
+    app = neuron_page(verify="true", chain="true")
+    text = " ".join(md.value for md in app.markdown)
+    for name in ("sum", "mean", "ones_like"):
+        assert f"**{name}**: ✓ agree" in text
+    table = app.table[0].value
+    assert list(table["element"]) == ["x[0]", "x[1]", "w[0]", "w[1]", "b"]
+    assert list(table["autograd"]) == ["-1.5", "0.5", "1", "0", "0.5"]
+    assert list(table["symbolic"]) == ["-1.5", "0.5", "1", "0", "0.5"]
+    assert "At `x[0]` this is **-1.5**" in text and "`x.grad` at `x[0]` = **-1.5**" in text
+
+
+def test_neuron_forward_pass_declares_the_leaves():
+    code = page_code(neuron_page(values="Forward pass"))
+    declared = "w = torch.tensor([-3.0, 1.0], requires_grad=True)\nprint(w)\n# tensor([-3.,  1.], requires_grad=True)"
+    assert declared in code
+    assert "o = torch.tanh(x @ w + b)\nprint(o)\n# tensor(0.7071, grad_fn=<TanhBackward0>)" in code
