@@ -60,6 +60,6 @@ if result is not None:
     if view.shows("export"):
         with ui.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
             if export.open:
-                ui.exports(*st.session_state["last_good"], result)
+                ui.exports(result)
 
 ui.share_link(view)

@@ -370,10 +370,8 @@ def _imports(code):
     return "import math\n\nimport torch" if uses_math else "import torch"
 
 
-def _sections(x_text, layers_text):
+def _sections(program, x):
     """The example as ("markdown" | "code", text) pairs, in order."""
-    program = parse_layers(layers_text)
-    x = parse_x(x_text)
     names = _script_names(program)
     output = names[program.output.name]
     reads_x = _depends_on_x(program)
@@ -414,18 +412,28 @@ def export_script(x_text, layers_text):
 
     Raises FormulaError for bad input, exactly as explore() does.
     """
-    code = [text for kind, text in _sections(x_text, layers_text) if kind == "code"]
+    return script_for(parse_layers(layers_text), parse_x(x_text))
+
+
+def script_for(program, x):
+    """export_script of an input already parsed: the page passes an exploration's program and x."""
+    code = [text for kind, text in _sections(program, x) if kind == "code"]
     header = "# Exported from the autograd graph explorer: x, the layers, then backward three ways."
     return "\n\n".join([header, *code]) + "\n"
 
 
 def export_notebook(x_text, layers_text):
     """The same code as export_script, as an nbformat v4 notebook with the chain rule in words."""
+    return notebook_for(parse_layers(layers_text), parse_x(x_text))
+
+
+def notebook_for(program, x):
+    """export_notebook of an input already parsed."""
     notebook = v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [
         v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text)
-        for kind, text in _sections(x_text, layers_text)
+        for kind, text in _sections(program, x)
     ]
     nbformat.validate(notebook)
     return notebook

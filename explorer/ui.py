@@ -26,7 +26,7 @@ from .admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, pa
 from .cache import cached
 from .errors import FormulaError
 from .exploration import prepare, run
-from .export import dot_export, export_notebook, export_script, forward_code, svg_export
+from .export import dot_export, forward_code, notebook_for, script_for, svg_export
 from .graph import fitted
 from .language import REDUCTIONS
 from .memory import trim_soon
@@ -590,27 +590,27 @@ def _tensor_step_lines(view):
 # ---------------------------------------------------------------- exports
 
 
-def _script(result, x_text, layers_text):
-    return cached("exports", ("script", result.key), lambda: export_script(x_text, layers_text))
+def _script(result):
+    return cached("exports", ("script", result.key), lambda: script_for(result.program, result.x))
 
 
-def _notebook(x_text, layers_text):
-    return nbformat.writes(nbformat.from_dict(export_notebook(x_text, layers_text)))
+def _notebook(result):
+    return nbformat.writes(nbformat.from_dict(notebook_for(result.program, result.x)))
 
 
 @drawn_safely
-def exports(x_text, layers_text, result):
+def exports(result):
     """The example as a script, a notebook and a graph file, to take back to Jupyter.
 
     Files are made when a button is clicked (a callable as data): a large x makes a large script.
     """
     columns = st.columns(4)
     columns[0].download_button(
-        "Script (.py)", functools.partial(_script, result, x_text, layers_text), "autograd_example.py",
+        "Script (.py)", functools.partial(_script, result), "autograd_example.py",
         "text/x-python",
     )
     columns[1].download_button(
-        "Notebook (.ipynb)", functools.partial(_notebook, x_text, layers_text), "autograd_example.ipynb",
+        "Notebook (.ipynb)", functools.partial(_notebook, result), "autograd_example.ipynb",
         "application/json",
     )
     reduction = _current("reduction")
@@ -623,7 +623,7 @@ def exports(x_text, layers_text, result):
     else:
         columns[3].caption("SVG needs Graphviz's dot program on the server.")
     if result.x.numel() <= MAX_LITERAL_ELEMENTS:
-        st.code(_script(result, x_text, layers_text), language="python")
+        st.code(_script(result), language="python")
     else:
         st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
 
