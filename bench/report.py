@@ -372,7 +372,8 @@ def scale_details(scale):
     growth = scale["growth"]
     text = table(("x elements", "x chars", "engine (explore + figure)", "AppTest rerun", "real rerun, uncached",
                   "real rerun, cached", "sent to the page", "peak RSS (over the app's baseline)"), rows)
-    return text + (f"\n\nGrowth exponents (log-log slope, 10^3 → 10^5): engine {growth['engine']:.2f}, "
+    return text + (f"\n\nGrowth exponents (least-squares log-log fit over the five sizes 10^3 → 10^5, each the median "
+                   f"of its repeats): engine {growth['engine']:.2f}, "
                    f"AppTest rerun {growth['apptest']:.2f}, real rerun {growth['real']:.2f}, "
                    f"extra peak RSS {growth['rss']:.2f}.")
 

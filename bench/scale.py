@@ -16,7 +16,7 @@ import time
 from common import APP, ROOT, seed_layers, streamlit_server, unseen
 from protocol import Session
 
-SIZES = (10, 1_000, 10_000, 100_000)
+SIZES = (10, 1_000, 3_000, 10_000, 30_000, 100_000)
 LAYERS = seed_layers(2)
 
 
@@ -32,10 +32,14 @@ def x_text(n):
 
 
 def slope(points, low=1_000, high=100_000):
-    """log-log slope of {size: seconds} between two sizes (1 is linear)."""
-    if low not in points or high not in points or points[low] <= 0:
+    """The growth exponent: a least-squares fit of log(seconds) against log(size) over every size from `low` to
+    `high` (five sizes, each the median of its repeats); 1 is linear."""
+    fitted = [(math.log(n), math.log(v)) for n, v in points.items() if low <= n <= high and v > 0]
+    if len(fitted) < 5:
         return math.nan
-    return math.log(points[high] / points[low]) / math.log(high / low)
+    mean_x = sum(x for x, _ in fitted) / len(fitted)
+    mean_y = sum(y for _, y in fitted) / len(fitted)
+    return sum((x - mean_x) * (y - mean_y) for x, y in fitted) / sum((x - mean_x) ** 2 for x, _ in fitted)
 
 
 # ---------------------------------------------------------------- one size, in a subprocess
