@@ -17,6 +17,7 @@ def test_the_neuron_shows_its_numbers_everywhere_and_w0_moves_the_tangent(open_p
     graph = " ".join(page.locator(GRAPH).first.text_content().split())  # SVG text keeps no double spaces
     for shown in ("o = tanh(x @ w + b)", "value 0.7071", "grad [1., 0.]", "grad [-1.5, 0.5]", "grad 0.5"):
         assert shown in graph, shown
+    wait_text(page, "print(w.grad)")
     body = page.locator("body").inner_text()
     for printed in ("tensor([1.0000, 0.0000])", "tensor(0.5000)", "tensor([-1.5000,  0.5000])"):
         assert printed in body, printed
