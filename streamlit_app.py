@@ -63,3 +63,7 @@ if result is not None:
                 ui.exports(result)
 
 ui.share_link(view)
+
+# A large result holds its share of admission control for as long as it lives (ui.cached_explore); the script's
+# module outlives the run, so let the result go as soon as the page is drawn.
+del result
