@@ -97,10 +97,10 @@ class BytesBoundedCache:
         self._lock = threading.Lock()
         self._running = {}  # key -> Event set when its first caller is done
 
-    def get(self, key, compute):
+    def get(self, key, compute, keep=None):
         """The cached value for key, or compute() stored for next time. compute() runs outside the lock,
-        once per key at a time: other callers of the same key wait for it. If it raises, each caller
-        tries again itself (errors are not cached)."""
+        once per key at a time: other callers of the same key wait for it. If it raises, or `keep(value)`
+        says the value is not worth keeping, each waiting caller tries again itself."""
         while True:
             with self._lock:
                 if key in self._entries:
@@ -113,7 +113,8 @@ class BytesBoundedCache:
             running.wait()
         try:
             value = compute()
-            self._put(key, value)
+            if keep is None or keep(value):
+                self._put(key, value)
             return value
         finally:
             with self._lock:
@@ -155,9 +156,9 @@ class BytesBoundedCache:
 CACHES = {name: BytesBoundedCache(budget) for name, budget in limits.CACHE_BUDGETS.items()}
 
 
-def cached(name, key, compute):
-    """compute() through the shared cache `name`."""
-    return CACHES[name].get((name, key), compute)
+def cached(name, key, compute, keep=None):
+    """compute() through the shared cache `name`; `keep(value)` may refuse to store an answer."""
+    return CACHES[name].get((name, key), compute, keep)
 
 
 def total_bytes():

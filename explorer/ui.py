@@ -631,29 +631,15 @@ def exports(result):
 # ---------------------------------------------------------------- the chain rule, symbolically
 
 
-class _NotKept(Exception):
-    """Carries a value out of a cache's compute without the cache keeping it."""
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-
-
 def derivation_for(result):
     """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer. Only "busy" (no
     worker came free in time) is not: it says nothing about the input. Each session runs one derivation at a time,
     and sessions take turns, so one page's traps cannot starve another's."""
 
     def derive():
-        derivation = symbolic_derivation(result.program, result.x, owner=_session_id())
-        if derivation.status == "busy":
-            raise _NotKept(derivation)
-        return derivation
+        return symbolic_derivation(result.program, result.x, owner=_session_id())
 
-    try:
-        return cached("derivations", result.key, derive)
-    except _NotKept as busy:
-        return busy.value
+    return cached("derivations", result.key, derive, keep=lambda derivation: derivation.status != "busy")
 
 
 def _value_at(values, index):

@@ -82,3 +82,11 @@ def test_an_error_is_not_cached_and_waiters_try_again():
         except ValueError:
             pass
     assert len(attempts) == 2 and len(cache) == 0
+
+
+def test_a_value_keep_refuses_is_returned_but_not_stored():
+    cache = BytesBoundedCache(1_000_000)
+    assert cache.get("k", lambda: "busy", keep=lambda value: value != "busy") == "busy"
+    assert cache.peek("k") is None
+    assert cache.get("k", lambda: "answer", keep=lambda value: value != "busy") == "answer"
+    assert cache.peek("k") == "answer"
