@@ -4,18 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_page import APP
+from app_page import open_link as run_app
 
 from explorer import presets
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")  # AppTest resolves relative paths oddly
-
-
-def run_app(**query):
-    app = AppTest.from_file(APP, default_timeout=60)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
 
 
 def page_code(app):

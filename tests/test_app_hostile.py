@@ -2,19 +2,17 @@
 
 import threading
 import time
-from pathlib import Path
 
+from app_page import open_link
 from hostile_corpus import CORPUS
-from streamlit.testing.v1 import AppTest
 
 from explorer import limits
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 SEED_X, SEED_LAYERS = "[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2"
 
 
 def new_app():
-    return AppTest.from_file(APP, default_timeout=120).run()
+    return open_link(timeout=120)
 
 
 def enter(app, x_text, layers_text):

@@ -1,22 +1,16 @@
 """The page through AppTest with leaves (issue 11): micrograd's neuron shows its numbers everywhere."""
 
 import json
-from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+from app_page import open_link
 
 from explorer import presets
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 NEURON = presets.BY_KEY["neuron"]
 
 
 def neuron_page(**query):
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params["x"], app.query_params["layers"] = NEURON.x, NEURON.layers
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
+    app = open_link(x=NEURON.x, layers=NEURON.layers, **query)
     assert not app.exception, [e.value for e in app.exception]
     return app
 

@@ -1,19 +1,9 @@
 """Sections that are not always needed are lazy: closed, they do no work and send nothing; a link opens them."""
 
-from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+from app_page import open_link as run_app
 
 import explorer.ui
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-
-
-def run_app(**query):
-    app = AppTest.from_file(APP, default_timeout=60)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
 
 
 def count_calls(monkeypatch, name):

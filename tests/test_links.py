@@ -2,23 +2,15 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_page import open_link
 
 from explorer import presets
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")  # AppTest resolves relative paths oddly
 ONES = "[" + ",".join(["1"] * 100) + "]"
 COUNTING = "[" + ",".join(str(i) for i in range(100)) + "]"  # x[i] = i
 
-
-def open_link(**query):
-    app = AppTest.from_file(APP, default_timeout=60)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
 
 
 def slope(app):

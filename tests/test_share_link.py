@@ -1,13 +1,10 @@
 """The sidebar's link reproduces the view: on the first load from a link too, and without defaults' noise."""
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from streamlit.testing.v1 import AppTest
+from app_page import open_link
 
 from explorer import presets, state
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 def sidebar_link(app):
@@ -32,17 +29,13 @@ def test_a_link_keeps_what_differs_from_the_defaults_and_the_hidden_sections():
 
 def test_the_first_load_from_a_link_offers_that_same_link():
     """The link used to hold the default example until a control was touched (it was drawn before the editor)."""
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params.update({"x": "0.5", "layers": "y = sin(x)*exp(x)", "reduction": "mean"})
-    app.run()
+    app = open_link(x="0.5", layers="y = sin(x)*exp(x)", reduction="mean")
     query = sidebar_link(app)
     assert query["x"] == ["0.5"] and query["layers"] == ["y = sin(x)*exp(x)"] and query["reduction"] == ["mean"]
 
 
 def test_a_link_with_only_a_preset_shows_that_presets_formulas():
     sigmoid = next(preset for preset in presets.PRESETS if preset.layers == "y = sigmoid(x)")
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params["preset"] = sigmoid.title
-    app.run()
+    app = open_link(preset=sigmoid.title)
     assert app.text_area(key="layers").value == "y = sigmoid(x)"
     assert app.text_input(key="x").value == sigmoid.x
