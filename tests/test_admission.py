@@ -27,6 +27,15 @@ def hold(admission, work, owner, started, release, outcome):
         started.set()
 
 
+def running_request(admission, work=10**6):
+    """A request of owner "a" that holds the lane until the returned event is set, running on return."""
+    started, release, outcome = threading.Event(), threading.Event(), []
+    thread = threading.Thread(target=hold, args=(admission, work, "a", started, release, outcome))
+    thread.start()
+    started.wait(5)
+    return thread, release, outcome
+
+
 def test_estimates_follow_the_measured_peaks():
     # Measured: 10^5 elements through 4 operations peaked at +53 MB; 7,575 through 264 at +122 MB.
     assert 45e6 <= exploration_bytes(100_000, 4) <= 65e6
@@ -36,10 +45,8 @@ def test_estimates_follow_the_measured_peaks():
 
 
 def test_small_requests_run_while_the_heavy_lane_is_full():
-    admission, started, release, outcome = gate(), threading.Event(), threading.Event(), []
-    heavy = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    heavy.start()
-    started.wait(5)
+    admission = gate()
+    heavy, release, outcome = running_request(admission)
     assert admission.running == 1
     begin = time.monotonic()
     with admission.admit(5, owner="b"):
@@ -50,10 +57,8 @@ def test_small_requests_run_while_the_heavy_lane_is_full():
 
 
 def test_heavy_requests_wait_their_turn_and_are_told_their_place():
-    admission, started, release, outcome = gate(), threading.Event(), threading.Event(), []
-    first = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    first.start()
-    started.wait(5)
+    admission = gate()
+    first, release, outcome = running_request(admission)
     places = []
     threading.Timer(0.7, release.set).start()
     with admission.admit(10**6, owner="b", on_wait=places.append):
@@ -64,10 +69,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
 
 def test_requests_that_fit_the_budget_together_run_together():
     admission = gate(memory_budget=200)
-    started, release, outcome = threading.Event(), threading.Event(), []
-    first = threading.Thread(target=hold, args=(admission, 100, "a", started, release, outcome))
-    first.start()
-    started.wait(5)
+    first, release, outcome = running_request(admission, 100)
     with admission.admit(100, owner="b"):
         assert admission.running == 2
     release.set()
@@ -76,10 +78,7 @@ def test_requests_that_fit_the_budget_together_run_together():
 
 def test_a_full_queue_refuses_at_once_with_a_clear_message():
     admission = gate(max_queue=1)
-    started, release, outcome = threading.Event(), threading.Event(), []
-    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    running.start()
-    started.wait(5)
+    running, release, outcome = running_request(admission)
     waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, outcome))
     waiting.start()
     time.sleep(0.2)
@@ -96,10 +95,7 @@ def test_a_full_queue_refuses_at_once_with_a_clear_message():
 
 def test_a_request_that_waits_too_long_is_refused():
     admission = gate(wait_seconds=0.3)
-    started, release, outcome = threading.Event(), threading.Event(), []
-    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    running.start()
-    started.wait(5)
+    running, release, outcome = running_request(admission)
     with pytest.raises(ServerBusy):
         with admission.admit(10**6, owner="b"):
             pass
@@ -110,10 +106,7 @@ def test_a_request_that_waits_too_long_is_refused():
 
 def test_a_sessions_newer_request_replaces_its_older_one_in_the_queue():
     admission = gate()
-    started, release, outcome = threading.Event(), threading.Event(), []
-    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    running.start()
-    started.wait(5)
+    running, release, outcome = running_request(admission)
     older = []
     waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, older))
     waiting.start()
@@ -129,10 +122,7 @@ def test_a_sessions_newer_request_replaces_its_older_one_in_the_queue():
 def test_an_interrupted_wait_leaves_the_queue():
     """A Streamlit rerun interrupts a waiting script through on_wait; its place must not stay taken."""
     admission = gate()
-    started, release, outcome = threading.Event(), threading.Event(), []
-    running = threading.Thread(target=hold, args=(admission, 10**6, "a", started, release, outcome))
-    running.start()
-    started.wait(5)
+    running, release, outcome = running_request(admission)
 
     def interrupt(place):
         raise KeyboardInterrupt
