@@ -20,6 +20,7 @@ from dataclasses import fields, is_dataclass
 import numpy as np
 
 from . import limits
+from .turns import TURNS
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None))
 
@@ -110,7 +111,8 @@ class BytesBoundedCache:
                 if running is None:
                     running = self._running[key] = threading.Event()
                     break
-            running.wait()
+            with TURNS.aside():  # the thread computing it may be waiting for the turn this one holds
+                running.wait()
         try:
             value = compute()
             if keep is None or keep(value):

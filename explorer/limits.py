@@ -64,6 +64,14 @@ HEAVY_MEMORY_BYTES = 250_000_000  # estimated peak of the heavy requests running
 MAX_HEAVY_QUEUE = 6  # heavy requests waiting; one more is refused at once
 HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
 
+# Small reruns take turns, one at a time in arrival order (explorer.turns): a rerun whose exploration has at most
+# this many elements (x's and the leaves') and operations per element keeps its turn; a larger one gives it up
+# and shares the CPU, so that no small rerun waits behind it. The seed is 6 elements and 4 operations; the presets
+# have at most 10 operations.
+TURN_MAX_ELEMENTS = 2_000
+TURN_MAX_OPERATIONS = 48
+TURN_WAIT_SECONDS = 3.0  # a rerun that waited this long for its turn runs anyway
+
 # Memory held between reruns: every cache shared by the sessions, in bytes as explorer.cache.deep_size
 # counts them (keys, strings, objects, tensor storage). Their sum is the documented total.
 CACHE_BUDGETS = {

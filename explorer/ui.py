@@ -33,6 +33,7 @@ from .memory import trim_soon
 from .plot import element_label, tangent_curve, tangent_figure
 from .symbolic import symbolic_derivation
 from .tree import is_elementwise
+from .turns import TURNS, small_enough
 from .verify import verify
 from .walkthrough import describe, describe_tensors
 
@@ -81,6 +82,8 @@ def _raw_key(x_text, layers_text):
 
 def admitted(estimate, compute, on_wait=None):
     """compute() once admission control lets a request of `estimate` bytes run; raises ServerBusy if it refuses."""
+    if not ADMISSION.is_small(estimate):
+        TURNS.step_aside()  # heavy work shares the CPU, so that small reruns never wait behind it
     with ADMISSION.admit(estimate, owner=_session_id(), on_wait=on_wait):
         try:
             return compute()
@@ -121,6 +124,8 @@ def cached_explore(x_text, layers_text, on_wait=None):
         return result
 
     prepared = cached("inputs", _raw_key(x_text, layers_text), parse)
+    if not small_enough(prepared.elements, _operations(prepared.work, prepared.elements)):
+        TURNS.step_aside()  # computing and drawing it would hold up the small reruns queued behind
     return cached("explorations", prepared.key, explore_it)
 
 
@@ -129,6 +134,13 @@ def cached_figure(result, flat_index, reduction, present=False):
         return tangent_figure(tangent_curve(result, flat_index, reduction), reduction, present)
 
     return cached("views", ("figure", result.key, flat_index, reduction, present), figure)
+
+
+@contextlib.contextmanager
+def turn():
+    """The whole rerun in a turn: small reruns run one at a time, in arrival order (explorer/turns.py)."""
+    with TURNS.turn():
+        yield
 
 
 def markdown_text(text):
@@ -598,6 +610,11 @@ def _notebook(result):
     return nbformat.writes(nbformat.from_dict(notebook_for(result.program, result.x)))
 
 
+def _svg(dot):
+    with TURNS.aside():  # Graphviz's dot runs in its own process
+        return svg_export(dot)
+
+
 @drawn_safely
 def exports(result):
     """The example as a script, a notebook and a graph file, to take back to Jupyter.
@@ -618,7 +635,7 @@ def exports(result):
     columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
     if shutil.which("dot"):
         columns[3].download_button(
-            "Graph (.svg)", functools.partial(svg_export, dot), "autograd_graph.svg", "image/svg+xml"
+            "Graph (.svg)", functools.partial(_svg, dot), "autograd_graph.svg", "image/svg+xml"
         )
     else:
         columns[3].caption("SVG needs Graphviz's dot program on the server.")
@@ -637,7 +654,8 @@ def derivation_for(result):
     and sessions take turns, so one page's traps cannot starve another's."""
 
     def derive():
-        return symbolic_derivation(result.program, result.x, owner=_session_id())
+        with TURNS.aside():  # the worker process does the work: the turn goes on to the next rerun meanwhile
+            return symbolic_derivation(result.program, result.x, owner=_session_id())
 
     return cached("derivations", result.key, derive, keep=lambda derivation: derivation.status != "busy")
 

@@ -1,0 +1,182 @@
+"""Turns: small reruns run one at a time, first come first served; waits and heavy work give the turn up."""
+
+import threading
+import time
+
+from explorer import limits, ui
+from explorer.cache import BytesBoundedCache
+from explorer.turns import TURNS, Turns, small_enough
+
+
+def holder(turns, ready, release, log, name):
+    """A rerun that takes a turn, says it has it, and keeps it until `release` is set."""
+    with turns.turn():
+        log.append(f"{name} runs")
+        ready.set()
+        release.wait(5)
+    log.append(f"{name} done")
+
+
+def started(target, *args):
+    thread = threading.Thread(target=target, args=args)
+    thread.start()
+    return thread
+
+
+def wait_until(condition, seconds=5.0):
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def test_one_at_a_time_in_arrival_order():
+    turns, log = Turns(wait_seconds=5), []
+    first_ready, release_first = threading.Event(), threading.Event()
+    first = started(holder, turns, first_ready, release_first, log, "first")
+    first_ready.wait(5)
+    releases = [threading.Event() for _ in range(4)]
+    waiting = []
+    for index, release in enumerate(releases):  # they line up one by one, in this order
+        waiting.append(started(holder, turns, threading.Event(), release, log, f"w{index}"))
+        wait_until(lambda n=index + 1: turns.waiting == n)
+        release.set()  # each will finish as soon as it runs
+    assert log == ["first runs"], "nobody runs beside the turn's holder"
+    release_first.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    runs = [entry for entry in log if entry.endswith("runs")]
+    assert runs == ["first runs", "w0 runs", "w1 runs", "w2 runs", "w3 runs"]
+    assert log.index("first done") < log.index("w0 runs") < log.index("w0 done") < log.index("w1 runs")
+    assert turns.late == 0 and turns.waiting == 0
+
+
+def test_a_rerun_that_steps_aside_lets_the_next_one_run():
+    turns, log = Turns(wait_seconds=5), []
+    aside, release = threading.Event(), threading.Event()
+
+    def heavy():
+        with turns.turn():
+            turns.step_aside()
+            assert not turns.holds()
+            aside.set()
+            release.wait(5)  # the heavy work, sharing the CPU
+            log.append("heavy done")
+
+    thread = started(heavy)
+    aside.wait(5)
+    begin = time.monotonic()
+    with turns.turn():
+        log.append("small runs")
+    assert time.monotonic() - begin < 0.5
+    release.set()
+    thread.join(5)
+    assert log == ["small runs", "heavy done"]
+
+
+def test_a_wait_gives_the_turn_up_and_takes_a_new_one_after():
+    turns, log = Turns(wait_seconds=5), []
+    waiting, release = threading.Event(), threading.Event()
+
+    def waiter():
+        with turns.turn():
+            with turns.aside():
+                assert not turns.holds()
+                waiting.set()
+                release.wait(5)  # another process's work, say
+            assert turns.holds(), "back in turn after the wait"
+            log.append("waiter resumes")
+
+    thread = started(waiter)
+    waiting.wait(5)
+    with turns.turn():
+        log.append("other runs")
+        release.set()
+        time.sleep(0.05)  # the waiter is done waiting, but must queue behind this turn
+        log.append("other done")
+    thread.join(5)
+    assert log == ["other runs", "other done", "waiter resumes"]
+
+
+def test_aside_outside_a_turn_changes_nothing():
+    turns = Turns(wait_seconds=5)
+    with turns.aside():
+        assert not turns.holds()
+    assert not turns.holds() and turns.waiting == 0
+
+
+def test_an_exception_gives_the_turn_back():
+    turns = Turns(wait_seconds=5)
+    try:
+        with turns.turn():
+            raise KeyError("a rerun stopped by Streamlit")
+    except KeyError:
+        pass
+    assert not turns.holds()
+    log, release = [], threading.Event()
+    release.set()
+    begin = time.monotonic()
+    started(holder, turns, threading.Event(), release, log, "next").join(5)
+    assert log == ["next runs", "next done"] and time.monotonic() - begin < 0.5
+
+
+def test_a_turn_held_too_long_is_waited_for_no_longer_than_the_limit():
+    turns, log = Turns(wait_seconds=0.2), []
+    ready, release = threading.Event(), threading.Event()
+    thread = started(holder, turns, ready, release, log, "stuck")
+    ready.wait(5)
+    begin = time.monotonic()
+    with turns.turn():
+        waited = time.monotonic() - begin
+        assert not turns.holds(), "it runs anyway, beside the holder"
+    release.set()
+    thread.join(5)
+    assert 0.15 <= waited < 1.0 and turns.late == 1
+
+
+def test_what_is_small_enough_for_a_turn():
+    assert small_enough(6, 4)  # the seed
+    assert small_enough(limits.TURN_MAX_ELEMENTS, limits.TURN_MAX_OPERATIONS)
+    assert not small_enough(limits.TURN_MAX_ELEMENTS + 1, 1)
+    assert not small_enough(1, limits.TURN_MAX_OPERATIONS + 1)  # 12 layers of deep sin chains on a scalar
+
+
+def test_large_explorations_give_the_turn_up_and_small_ones_keep_it():
+    deep = "\n".join(f"y{i} = " + "sin(" * 9 + ("x" if i == 0 else f"y{i - 1}") + ")" * 9 for i in range(8))
+    with TURNS.turn():
+        ui.cached_explore("[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2")
+        assert TURNS.holds()
+        ui.cached_explore("0.25", deep)  # 72 operations on one element: a graph of 72 nodes to draw
+        assert not TURNS.holds()
+    with TURNS.turn():
+        ui.cached_explore(str([i / 7 for i in range(limits.TURN_MAX_ELEMENTS + 1)]), "y = 3*x")
+        assert not TURNS.holds()
+
+
+def test_waiting_for_another_sessions_computation_gives_the_turn_up():
+    """A computes an input and waits on a worker (turn given up); B, in turn, asks for the same input and waits
+    for A; A, done waiting, needs a turn again to finish. Without B giving its turn up, the two would wait for
+    each other until the turn's time limit."""
+    cache, worker_done, answers = BytesBoundedCache(10**6), threading.Event(), []
+
+    def compute():
+        with TURNS.aside():
+            worker_done.wait(5)
+        assert TURNS.holds()
+        return 42
+
+    def session(name):
+        with TURNS.turn():
+            answers.append((name, cache.get("key", compute)))
+
+    late_before = TURNS.late
+    first = started(session, "A")
+    wait_until(lambda: "key" in cache._running)
+    second = started(session, "B")
+    time.sleep(0.1)  # B is waiting for A's computation
+    begin = time.monotonic()
+    worker_done.set()
+    first.join(5)
+    second.join(5)
+    assert sorted(answers) == [("A", 42), ("B", 42)]
+    assert time.monotonic() - begin < 1.0 and TURNS.late == late_before
