@@ -63,12 +63,6 @@ def deep_size(value):
                 stack.append(item.base)
         elif type(item).__module__.startswith("torch") and hasattr(item, "untyped_storage"):
             total += _tensor_bytes(item, seen_storage)
-        elif hasattr(item, "to_plotly_json"):  # a plotly figure: sized by the data it holds, not its validators
-            total += sys.getsizeof(item)
-            # Its own data and layout, walked in place: to_plotly_json would deep-copy them first.
-            held = [getattr(item, "_data", None), getattr(item, "_layout", None)]
-            stack.extend(held if all(part is not None for part in held) else [item.to_plotly_json()])
-            total += sys.getsizeof(held)
         elif isinstance(item, dict):
             total += sys.getsizeof(item)
             stack.extend(item.keys())

@@ -79,7 +79,7 @@ CACHE_BUDGETS = {
     "explorations": 32_000_000,  # 10^5 elements through a short formula hold ~28 MB; at MAX_WORK ~120 MB,
     # which is served but not kept
     "derivations": 6_000_000,  # symbolic derivations, with their values at every element
-    "views": 8_000_000,  # figures, printed tensors, check tables
+    "views": 8_000_000,  # the tangent plot's curves, printed tensors, check tables
     "exports": 6_000_000,  # generated scripts
 }
 CACHE_BYTES = sum(CACHE_BUDGETS.values())

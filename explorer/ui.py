@@ -129,11 +129,10 @@ def cached_explore(x_text, layers_text, on_wait=None):
     return cached("explorations", prepared.key, explore_it)
 
 
-def cached_figure(result, flat_index, reduction, present=False):
-    def figure():
-        return tangent_figure(tangent_curve(result, flat_index, reduction), reduction, present)
-
-    return cached("views", ("figure", result.key, flat_index, reduction, present), figure)
+def cached_curve(result, flat_index, reduction):
+    """The tangent plot's curve: the part that grows with x (the figure around it is built on each rerun)."""
+    return cached("views", ("curve", result.key, flat_index, reduction),
+                  lambda: tangent_curve(result, flat_index, reduction))
 
 
 @contextlib.contextmanager
@@ -488,7 +487,7 @@ def choose_view(result, present=False):
 
 @drawn_safely
 def tangent(result, name, index, present=False):
-    figure = cached_figure(result, index, name, present)
+    figure = tangent_figure(cached_curve(result, index, name), name, present)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     if not present:
