@@ -163,7 +163,11 @@ def mb(value):
 
 def slope(pattern):
     value = pattern["slope_mb_per_100"]
-    return "n/a (too few samples)" if math.isnan(value) else f"{value:+.1f} MB/100 reruns"
+    if math.isnan(value):
+        return "n/a (too few samples)"
+    least_squares = pattern.get("least_squares_mb_per_100")
+    beside = "" if least_squares is None else f" (least squares {least_squares:+.1f})"
+    return f"{value:+.1f} MB/100 reruns{beside}"
 
 
 def memory_ok(pattern, cache_mb):
@@ -249,8 +253,10 @@ their link (`chain`, `verify`, `export`), as a hostile visitor would; the burst'
 
 - **Memory**: a) x = 0.1, 0.2, ... under 12 layers of `sin` nested 22 deep (the deepest the parser accepts is
   used and shown); b) x = `1` and ~1 MB of spaces, one character shorter each rerun; c) pattern a from two
-  sessions at once. Each pattern stops at its rerun count or its time cap. The slope is a least-squares fit of
-  RSS against reruns over the second half of the run: near 0 when the memory has levelled off.
+  sessions at once. Each pattern stops at its rerun count or its time cap. The slope is RSS against reruns over
+  the second half of the run, Theil-Sen (the median of the slopes between every two samples): near 0 when the
+  memory has levelled off. Until 2026-11-30 it was a least-squares fit, which one low sample (malloc_trim handing
+  memory back) could tilt; it is shown in brackets.
 - **Burst**: each session sends, in turn, x of 10^5 elements with the seed layers, 12 layers of `sin` 22 deep
   on 7,575 elements (MAX_WORK), and `(x+1)**(0*x+N) + x` on the seed; a victim edits the seed's constant about
   once a second. A heavy rerun is *refused* when an error alert says "busy".
@@ -289,8 +295,9 @@ def memory_details(memory):
     text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
                   "reruns with an error"), rows)
     text += (f"\n\nDocumented cache total (`explorer.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
-             "RSS every 25 reruns (reruns: MB):\n\n")
-    text += "\n".join(f"- {key}: " + ", ".join(f"{n}: {rss:,.0f}" for n, rss in memory[key]["samples"])
+             "RSS every 50 reruns (sampled every 10 for the slope; reruns: MB):\n\n")
+    text += "\n".join(f"- {key}: " + ", ".join(f"{n}: {rss:,.0f}" for n, rss in memory[key]["samples"]
+                                                if n % 50 == 0 or n == memory[key]["samples"][-1][0])
                        for key in measured)
     errors = "; ".join(f"{key}: {memory[key]['errors']}" for key in measured if memory[key]["errors"])
     if errors:
