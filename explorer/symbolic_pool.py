@@ -89,16 +89,21 @@ class Worker:
 
     def kill(self):
         self.process.kill()
-        self.process.wait()
         self.close()
         self.process.stdout.close()
 
-    def close(self):
-        """End an idle worker: end of input is its signal to exit."""
+    def close(self, seconds=5.0):
+        """End an idle worker: end of input is its signal to exit. It is waited for, or it would stay a zombie
+        in the process table until Python next starts a process."""
         try:
             self.process.stdin.close()
         except OSError:  # BrokenPipeError flushing to a worker that already exited
             pass
+        try:
+            self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 _NOBODY = object()  # not an owner: None is one (every caller that names no owner)

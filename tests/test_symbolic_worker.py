@@ -343,3 +343,10 @@ def test_idle_workers_exit_after_a_while_and_come_back_for_the_next_job():
     wait_until(lambda: pool.workers == 0)  # nobody asked for 0.4 s: the memory goes back
     assert pool.run("b", b"b1", 10, 10) == Outcome("answer", b"answer")
     assert FakeWorker.served == [b"a1", b"b1"]
+
+
+def test_a_closed_worker_is_waited_for_not_left_a_zombie():
+    worker = Worker()
+    assert worker.read_line(60) is not None, "the worker was not ready within 60 s"
+    worker.close()
+    assert worker.process.returncode == 0, "it exited on end of input, and was reaped"
