@@ -329,11 +329,18 @@ def editor(view):
 
 def compute(x_text, layers_text):
     """The exploration for the texts, or the last good one marked stale; errors are shown, never raised."""
-    status = st.empty()  # says "queued" while admission control holds a large example back
+    status = []  # says "queued" while admission control holds a large example back; made when needed, since
+    # most requests never wait and each element is a message to every page
 
     def queued(place):
-        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
-                    f"Small examples are not held up.")
+        if not status:
+            status.append(st.empty())
+        status[0].info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
+                       f"Small examples are not held up.")
+
+    def clear_status():
+        if status:
+            status[0].empty()
 
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
@@ -341,14 +348,14 @@ def compute(x_text, layers_text):
         st.error("**Can't run this:** " + markdown_text(str(error)))
         return _last_good()
     except ServerBusy as busy:
-        status.empty()
+        clear_status()
         st.error("**Server busy:** " + markdown_text(str(busy)))
         return _last_good()
     except Exception:  # a bug of ours, not the user's: say so, without a traceback
         logging.getLogger(__name__).exception("explore failed")
         st.error("The explorer failed on this input (our bug, not yours).")
         return _last_good()
-    status.empty()
+    clear_status()
     st.session_state["last_good"] = (x_text, layers_text)
     for warning in result.warnings:
         st.warning(markdown_text(warning))
