@@ -1,0 +1,186 @@
+"""Tensors printed exactly as torch prints them, without torch's per-call tensor work.
+
+The page prints small tensors many times per rerun (x, each layer, x.grad and each
+leaf's grad under three reductions, `out`). torch's printer (torch/_tensor_str.py)
+runs tensor ops over all elements on every call (masked_select, abs, min, max, one
+0-d tensor per element in `_Formatter.__init__`, slicing per row): about 3.4 ms of a
+~30 ms rerun of the seed example. `tensor_repr` gives the same string, character for
+character, from the values as Python floats (`tolist()`), for the tensors the app
+prints: plain CPU float32/float64 tensors, default print options, not summarised.
+Anything else goes to `repr`, so the answer is always torch's.
+
+Each private function mirrors one piece of torch 2.13's _tensor_str.py, named in its
+docstring; when torch changes its printer, tests/test_printing.py says so.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import _tensor_str
+from torch.autograd import forward_ad
+
+PREFIX = "tensor("
+INDENT = len(PREFIX)
+PRECISION = 4
+LINEWIDTH = 80
+# torch's defaults (precision, threshold, edgeitems, linewidth, sci_mode): the only options mirrored here.
+DEFAULT_OPTIONS = (PRECISION, 1000, 3, LINEWIDTH, None)
+THRESHOLD = DEFAULT_OPTIONS[1]
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def tensor_repr(tensor):
+    """repr(tensor), computed on Python floats when the tensor is one the fast path mirrors exactly."""
+    if not _mirrored(tensor):
+        return repr(tensor)
+    if tensor.numel() == 0:
+        contents = "[]"
+    else:
+        values = tensor.detach().tolist()
+        contents = _nested(values, tensor.dim(), INDENT, _element_format(_flat(values, tensor.dim())))
+    return _with_suffixes(PREFIX + contents, _suffixes(tensor))
+
+
+def _print_options_are_defaults():
+    options = _tensor_str.PRINT_OPTS
+    return (options.precision, options.threshold, options.edgeitems, options.linewidth, options.sci_mode) == (
+        DEFAULT_OPTIONS
+    )
+
+
+def _mirrored(tensor):
+    """Whether torch's printer would take the one path mirrored here: a plain, dense CPU float tensor,
+    not summarised, no device suffix, no tangent (no forward-AD level open), no functorch wrapper,
+    no lazy negation or zero-tensor bit, default print options. Cheap checks first."""
+    return (
+        type(tensor) is torch.Tensor
+        and tensor.dtype in FLOAT_DTYPES
+        and tensor.device.type == "cpu"
+        and tensor.layout == torch.strided
+        and tensor.numel() <= THRESHOLD
+        and _print_options_are_defaults()
+        and torch._C._get_default_device() == "cpu"
+        and forward_ad._current_level < 0
+        and not tensor.is_nested
+        and not tensor.is_neg()
+        and not tensor._is_zerotensor()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(tensor)
+        and not torch._is_functional_tensor(tensor)
+    )
+
+
+def _flat(values, dim):
+    """tolist()'s nested lists as one flat list (a 0-d tensor's float as a list of one)."""
+    if dim == 0:
+        return [values]
+    for _ in range(dim - 1):
+        values = [value for row in values for value in row]
+    return values
+
+
+@dataclass(frozen=True)
+class ElementFormat:
+    """What torch's _Formatter decides once per tensor: integers only, scientific, and the column width."""
+
+    int_mode: bool
+    sci_mode: bool
+    width: int
+
+
+def _element_format(values):
+    """Mirrors _Formatter.__init__ for a float tensor: the decision looks only at the nonzero finite
+    values; scientific when their largest/smallest magnitude ratio exceeds 1000, or the largest
+    exceeds 1e8, or the smallest is under 1e-4. Width is the longest of those values, as printed."""
+    nonzero_finite = [value for value in values if value != 0 and math.isfinite(value)]
+    if not nonzero_finite:
+        return ElementFormat(int_mode=True, sci_mode=False, width=1)
+    magnitudes = [abs(value) for value in nonzero_finite]
+    smallest, largest = min(magnitudes), max(magnitudes)
+    int_mode = all(value.is_integer() for value in nonzero_finite)
+    sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
+    if sci_mode:
+        texts = (f"{value:.{PRECISION}e}" for value in nonzero_finite)
+        width = max(len(text) for text in texts)
+    elif int_mode:  # "3." : the point says float; torch counts it in the width
+        width = max(len(f"{value:.0f}") + 1 for value in nonzero_finite)
+    else:
+        width = max(len(f"{value:.{PRECISION}f}") for value in nonzero_finite)
+    return ElementFormat(int_mode=int_mode, sci_mode=sci_mode, width=max(1, width))
+
+
+def _element(value, element_format):
+    """Mirrors _Formatter.format: one value, right-aligned to the width (nan and inf may overflow it)."""
+    if element_format.sci_mode:
+        text = f"{value:{element_format.width}.{PRECISION}e}"
+    elif element_format.int_mode:
+        text = f"{value:.0f}"
+        if math.isfinite(value):
+            text += "."
+    else:
+        text = f"{value:.{PRECISION}f}"
+    return text.rjust(element_format.width)
+
+
+def _vector(values, indent, element_format):
+    """Mirrors _vector_str: as many elements per line as fit in the line width after the indent,
+    counted with the formatter's width (not each element's), continuation lines indented past '['."""
+    elements_per_line = max(1, (LINEWIDTH - indent) // (element_format.width + 2))
+    texts = [_element(value, element_format) for value in values]
+    lines = [", ".join(texts[i : i + elements_per_line]) for i in range(0, len(texts), elements_per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _nested(values, dim, indent, element_format):
+    """Mirrors _tensor_str_with_formatter: rows of a d-dim tensor are separated by a comma, d-1 newlines
+    and an indent one deeper than their bracket."""
+    if dim == 0:
+        return _element(values, element_format)
+    if dim == 1:
+        return _vector(values, indent, element_format)
+    rows = [_nested(row, dim - 1, indent + 1, element_format) for row in values]
+    return "[" + ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(rows) + "]"
+
+
+def _grad_suffix(tensor):
+    """Mirrors the end of _str_intern: grad_fn=<Name> for a non-leaf, else requires_grad=True if set."""
+    try:
+        grad_fn = tensor.grad_fn
+    except RuntimeError:  # torch prints this for a no-grad view modified in place (pytorch#99968)
+        return "grad_fn=<Invalid>"
+    if grad_fn is not None:
+        name = type(grad_fn).__name__
+        if name == "CppFunction":
+            name = grad_fn.name().rsplit("::", 1)[-1]
+        return f"grad_fn=<{name}>"
+    return "requires_grad=True" if tensor.requires_grad else None
+
+
+def _suffixes(tensor):
+    """Mirrors _str_intern's suffixes for a dense CPU tensor: an empty one's size unless 1-D, the dtype
+    unless it is the default, then the autograd suffix."""
+    suffixes = []
+    if tensor.numel() == 0 and tensor.dim() != 1:
+        suffixes.append(f"size={tuple(tensor.shape)}")
+    if tensor.dtype != torch.get_default_dtype():
+        suffixes.append(f"dtype={tensor.dtype}")
+    grad_suffix = _grad_suffix(tensor)
+    if grad_suffix is not None:
+        suffixes.append(grad_suffix)
+    return suffixes
+
+
+def _with_suffixes(text, suffixes):
+    """Mirrors _add_suffixes: each suffix after ', ' on the last line, or on a new indented line when it
+    would pass the line width."""
+    parts = [text]
+    last_line_length = len(text) - text.rfind("\n") + 1  # torch's count, +1 and all
+    for suffix in suffixes:
+        if last_line_length + len(suffix) + 2 > LINEWIDTH:
+            parts.append(",\n" + " " * INDENT + suffix)
+            last_line_length = INDENT + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line_length += len(suffix) + 2
+    parts.append(")")
+    return "".join(parts)
