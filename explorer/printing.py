@@ -13,8 +13,8 @@ Each private function mirrors one piece of torch 2.13's _tensor_str.py, named in
 docstring; when torch changes its printer, tests/test_printing.py says so.
 """
 
-import math
-from dataclasses import dataclass
+from itertools import compress
+from math import isfinite
 
 import torch
 from torch import _tensor_str
@@ -22,7 +22,7 @@ from torch.autograd import forward_ad
 
 PREFIX = "tensor("
 INDENT = len(PREFIX)
-PRECISION = 4
+PRECISION = 4  # the 4 of the ".4e" and ".4f" formats below
 LINEWIDTH = 80
 # torch's defaults (precision, threshold, edgeitems, linewidth, sci_mode): the only options mirrored here.
 DEFAULT_OPTIONS = (PRECISION, 1000, 3, LINEWIDTH, None)
@@ -34,12 +34,7 @@ def tensor_repr(tensor):
     """repr(tensor), computed on Python floats when the tensor is one the fast path mirrors exactly."""
     if not _mirrored(tensor):
         return repr(tensor)
-    if tensor.numel() == 0:
-        contents = "[]"
-    else:
-        values = tensor.detach().tolist()
-        contents = _nested(values, tensor.dim(), INDENT, _element_format(_flat(values, tensor.dim())))
-    return _with_suffixes(PREFIX + contents, _suffixes(tensor))
+    return _with_suffixes(PREFIX + _contents(tensor), _suffixes(tensor))
 
 
 def _print_options_are_defaults():
@@ -56,7 +51,7 @@ def _mirrored(tensor):
     return (
         type(tensor) is torch.Tensor
         and tensor.dtype in FLOAT_DTYPES
-        and tensor.device.type == "cpu"
+        and tensor.is_cpu
         and tensor.layout == torch.strided
         and tensor.numel() <= THRESHOLD
         and _print_options_are_defaults()
@@ -70,8 +65,22 @@ def _mirrored(tensor):
     )
 
 
+def _contents(tensor):
+    """Mirrors _tensor_str for an unsummarised float tensor: every value printed one way (chosen once for
+    the tensor), right-aligned to one width, laid out in nested brackets."""
+    if tensor.numel() == 0:
+        return "[]"
+    values = _flat(tensor.tolist(), tensor.dim())  # tolist needs no detach; it copies no tensor
+    counted = [value != 0 and isfinite(value) for value in values]  # torch's nonzero_finite_vals
+    int_mode, sci_mode = _modes(list(compress(values, counted)))
+    texts = _texts(values, int_mode, sci_mode)
+    width = _width(compress(texts, counted))
+    padded = [text.rjust(width) for text in texts]  # torch's (max_width - len) * " " + text
+    return _nested(padded, tuple(tensor.shape), INDENT, width)
+
+
 def _flat(values, dim):
-    """tolist()'s nested lists as one flat list (a 0-d tensor's float as a list of one)."""
+    """tolist()'s nested lists as one flat list, in order (a 0-d tensor's float as a list of one)."""
     if dim == 0:
         return [values]
     for _ in range(dim - 1):
@@ -79,67 +88,55 @@ def _flat(values, dim):
     return values
 
 
-@dataclass(frozen=True)
-class ElementFormat:
-    """What torch's _Formatter decides once per tensor: integers only, scientific, and the column width."""
-
-    int_mode: bool
-    sci_mode: bool
-    width: int
-
-
-def _element_format(values):
-    """Mirrors _Formatter.__init__ for a float tensor: the decision looks only at the nonzero finite
-    values; scientific when their largest/smallest magnitude ratio exceeds 1000, or the largest
-    exceeds 1e8, or the smallest is under 1e-4. Width is the longest of those values, as printed."""
-    nonzero_finite = [value for value in values if value != 0 and math.isfinite(value)]
+def _modes(nonzero_finite):
+    """Mirrors _Formatter.__init__'s two decisions, taken on the nonzero finite values only: int_mode
+    when all are whole; scientific when their largest/smallest magnitude ratio exceeds 1000, or the
+    largest exceeds 1e8, or the smallest is under 1e-4. No such value: int_mode, not scientific."""
     if not nonzero_finite:
-        return ElementFormat(int_mode=True, sci_mode=False, width=1)
-    magnitudes = [abs(value) for value in nonzero_finite]
-    smallest, largest = min(magnitudes), max(magnitudes)
-    int_mode = all(value.is_integer() for value in nonzero_finite)
+        return True, False
+    smallest, largest = min(map(abs, nonzero_finite)), max(map(abs, nonzero_finite))
+    int_mode = all(map(float.is_integer, nonzero_finite))
     sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
+    return int_mode, sci_mode
+
+
+def _texts(values, int_mode, sci_mode):
+    """Mirrors _Formatter.format before padding: '1.0000e-05', '3.' (the point says float; not on nan
+    or inf), or '0.5000'."""
     if sci_mode:
-        texts = (f"{value:.{PRECISION}e}" for value in nonzero_finite)
-        width = max(len(text) for text in texts)
-    elif int_mode:  # "3." : the point says float; torch counts it in the width
-        width = max(len(f"{value:.0f}") + 1 for value in nonzero_finite)
-    else:
-        width = max(len(f"{value:.{PRECISION}f}") for value in nonzero_finite)
-    return ElementFormat(int_mode=int_mode, sci_mode=sci_mode, width=max(1, width))
+        return [f"{value:.4e}" for value in values]
+    if int_mode:
+        return [f"{value:.0f}." if isfinite(value) else f"{value:.0f}" for value in values]
+    return [f"{value:.4f}" for value in values]
 
 
-def _element(value, element_format):
-    """Mirrors _Formatter.format: one value, right-aligned to the width (nan and inf may overflow it)."""
-    if element_format.sci_mode:
-        text = f"{value:{element_format.width}.{PRECISION}e}"
-    elif element_format.int_mode:
-        text = f"{value:.0f}"
-        if math.isfinite(value):
-            text += "."
-    else:
-        text = f"{value:.{PRECISION}f}"
-    return text.rjust(element_format.width)
+def _width(counted_texts):
+    """Mirrors _Formatter's max_width: the longest text of a nonzero finite value, at least 1. nan, inf
+    and zeros do not count, so they may overflow it (torch's "+ 1" for the int-mode point is the point
+    in the text here)."""
+    return max(map(len, counted_texts), default=1)
 
 
-def _vector(values, indent, element_format):
+def _vector(texts, indent, width):
     """Mirrors _vector_str: as many elements per line as fit in the line width after the indent,
-    counted with the formatter's width (not each element's), continuation lines indented past '['."""
-    elements_per_line = max(1, (LINEWIDTH - indent) // (element_format.width + 2))
-    texts = [_element(value, element_format) for value in values]
+    counted with the common width (not each element's), continuation lines indented past '['."""
+    elements_per_line = max(1, (LINEWIDTH - indent) // (width + 2))
+    if len(texts) <= elements_per_line:
+        return "[" + ", ".join(texts) + "]"
     lines = [", ".join(texts[i : i + elements_per_line]) for i in range(0, len(texts), elements_per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _nested(values, dim, indent, element_format):
-    """Mirrors _tensor_str_with_formatter: rows of a d-dim tensor are separated by a comma, d-1 newlines
-    and an indent one deeper than their bracket."""
-    if dim == 0:
-        return _element(values, element_format)
-    if dim == 1:
-        return _vector(values, indent, element_format)
-    rows = [_nested(row, dim - 1, indent + 1, element_format) for row in values]
-    return "[" + ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(rows) + "]"
+def _nested(texts, shape, indent, width):
+    """Mirrors _tensor_str_with_formatter on the flat texts: rows of a d-dim tensor are separated by a
+    comma, d-1 newlines and an indent one deeper than their bracket."""
+    if not shape:
+        return texts[0]
+    if len(shape) == 1:
+        return _vector(texts, indent, width)
+    step = len(texts) // shape[0]
+    rows = [_nested(texts[i : i + step], shape[1:], indent + 1, width) for i in range(0, len(texts), step)]
+    return "[" + ("," + "\n" * (len(shape) - 1) + " " * (indent + 1)).join(rows) + "]"
 
 
 def _grad_suffix(tensor):

@@ -11,6 +11,7 @@ from explorer.printing import tensor_repr
 
 NAN, INF = float("nan"), float("inf")
 MAX_ELEMENTS = 60
+THRESHOLD = 1000  # torch's default: more elements are summarised
 
 
 def printed(tensor):
@@ -69,6 +70,11 @@ def test_a_long_row_wraps_at_80_columns_under_the_bracket():
     )
 
 
+def test_a_row_that_fills_the_line_exactly_does_not_wrap():
+    row = "[0.5000, 0.5000, 0.5000, 0.5000, 0.5000, 0.5000, 0.5000, 0.5000, 0.5000]"  # 9 of 8 columns: 72
+    assert printed(torch.full((2, 9), 0.5)) == f"tensor([{row},\n        {row}])"
+
+
 def test_three_dims_separate_blocks_with_a_blank_line():
     assert printed(torch.ones(2, 1, 2)) == "tensor([[[1., 1.]],\n\n        [[1., 1.]]])"
 
@@ -93,7 +99,7 @@ def test_an_empty_tensor_gives_its_size_unless_one_dimensional():
         torch.tensor([True, False]),
         torch.tensor([0.5, 1.5], dtype=torch.float16),
         torch.tensor([1 + 2j]),
-        torch.arange(1001.0),  # summarised: more elements than the threshold
+        torch.arange(THRESHOLD + 1.0),  # summarised: more elements than the threshold
         torch.nn.Parameter(torch.ones(2)),
         torch.ones(3).to_sparse(),
     ],
@@ -203,14 +209,16 @@ def test_small_tensors_print_as_torch_does(shape, data, dtype, how):
 @settings(max_examples=300, deadline=None)
 @given(
     pool=st.lists(element_values().flatmap(lambda values: values), min_size=1, max_size=30),
-    length=st.integers(MAX_ELEMENTS + 1, 1000),
+    leading=st.sampled_from([(), (), (2,), (3,), (2, 2)]),
+    data=st.data(),
     order=st.randoms(use_true_random=False),
     dtype=DTYPES,
     how=AUTOGRAD,
 )
-def test_long_vectors_wrap_as_torch_does(pool, length, order, dtype, how):
-    """1-D up to the threshold: line wrapping with every width. Values come from a small drawn pool,
-    placed in a drawn order, because hypothesis cannot draw a thousand floats per example."""
-    values = [order.choice(pool) for _ in range(length)]
-    tensor = with_autograd(torch.tensor(values, dtype=dtype), how)
+def test_long_rows_wrap_as_torch_does(pool, leading, data, order, dtype, how):
+    """Rows up to the threshold, at each depth (so each indent): line wrapping with every width. Values
+    come from a small drawn pool, placed in a drawn order: hypothesis cannot draw a thousand floats."""
+    row = data.draw(st.integers(7, THRESHOLD // math.prod(leading)))
+    values = [order.choice(pool) for _ in range(math.prod(leading) * row)]
+    tensor = with_autograd(torch.tensor(values, dtype=dtype).reshape(*leading, row), how)
     assert tensor_repr(tensor) == repr(tensor)
