@@ -6,6 +6,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch.autograd import forward_ad as fwAD
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from explorer.printing import tensor_repr
 
@@ -120,6 +123,29 @@ def test_non_default_print_options_print_as_torch_does(options):
     finally:
         torch.set_printoptions(profile="default")
     assert tensor_repr(tensor) == repr(tensor)
+
+
+class PassingFunctionMode(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+class PassingDispatchMode(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("mode", [PassingFunctionMode, PassingDispatchMode, fwAD.dual_level])
+def test_under_a_torch_mode_or_forward_ad_level_torch_prints(mode):
+    tensor = torch.tensor([[1.0, 2, 3], [3, 2, 1]], requires_grad=True) * 2
+    with mode():
+        assert tensor_repr(tensor) == repr(tensor)
+
+
+def test_a_dual_tensor_shows_its_tangent():
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0]))
+        assert printed(dual) == "tensor([1., 2.], tangent=tensor([1., 0.]))"
 
 
 def test_a_non_default_dtype_is_named_on_float32():
