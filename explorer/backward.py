@@ -14,6 +14,7 @@ import torch
 from .forward import leaf_tensors, run_forward
 from .graph import graph_nodes, plain_dot
 from .language import INPUT_NAME, REDUCTIONS
+from .printing import tensor_repr
 from .tree import Call, Name, Unary, children, reached_by, to_text
 
 
@@ -139,7 +140,7 @@ def run_reduction(program, x_values, name):
         name=name,
         code=rule.code.format(z=program.output.name),
         out=None if root is z else root.detach().clone(),
-        out_repr=None if root is z else repr(root),
+        out_repr=None if root is z else tensor_repr(root),
         grad=torch.zeros_like(x_values) if x.grad is None else x.grad.detach().clone(),
         layer_grads={n: (None if v.grad is None else v.grad.detach().clone()) for n, v in layers.items()},
         nodes=nodes,

@@ -14,6 +14,7 @@ import torch
 from .backward import run_reduction
 from .language import INPUT_NAME, REDUCTIONS
 from .parse import parse_layers, parse_x
+from .printing import tensor_repr
 from .shapes import check_work
 from .tree import Program, to_text
 
@@ -163,7 +164,7 @@ def run(prepared):
         x=x_values,
         program=program,
         layers=layers,
-        layer_reprs={name: repr(forward[name]) for name in names},
+        layer_reprs={name: tensor_repr(forward[name]) for name in names},
         reductions=reductions,
         warnings=_non_finite_warnings(program, layers, reductions),
     )

@@ -31,6 +31,7 @@ from .graph import fitted
 from .language import REDUCTIONS
 from .memory import trim_soon
 from .plot import element_label, tangent_curve, tangent_figure
+from .printing import tensor_repr
 from .symbolic import symbolic_derivation
 from .tree import is_elementwise
 from .turns import TURNS, small_enough
@@ -393,12 +394,12 @@ def _forward_text(result):
     for name, code_name, code in steps:
         if name == "x" and result.x.numel() > MAX_LITERAL_ELEMENTS:
             code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
-            lines += code + _printed(repr(result.x))
+            lines += code + _printed(tensor_repr(result.x))
             continue
         if name in result.layer_reprs:
             printed = result.layer_reprs[name]
         else:  # x or a declared leaf, as torch prints a tensor that requires grad
-            printed = repr(result.leaves[name].clone().requires_grad_(True))
+            printed = tensor_repr(result.leaves[name].clone().requires_grad_(True))
         lines += [*code, f"print({code_name})", *_printed(printed)]
     return "\n".join(lines)
 
@@ -428,13 +429,13 @@ def _reduction_code(result, name):
     if reduction.out_repr is not None:
         lines.insert(1, "print(out)")
         lines.insert(2, reduction.out_repr)
-    lines += ["print(x.grad)", repr(reduction.grad)]
+    lines += ["print(x.grad)", tensor_repr(reduction.grad)]
     for leaf in result.program.leaves:  # every declared leaf's .grad, as torch prints it
         if leaf.name in reduction.unreached:
             lines += [f"print({leaf.name}.grad)",
                       f"None  # the output does not reach {leaf.name}: torch leaves .grad as None; its gradient is 0"]
         else:
-            lines += [f"print({leaf.name}.grad)", repr(reduction.leaf_grads[leaf.name])]
+            lines += [f"print({leaf.name}.grad)", tensor_repr(reduction.leaf_grads[leaf.name])]
     return "\n".join(lines)
 
 
@@ -702,7 +703,7 @@ def layer_gradients(result, name):
     lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
     for layer, grad in reduction.layer_grads.items():
         unreached = "None  # depends on no leaf" if result.program.leaves else "None  # does not depend on x"
-        lines += [f"print({layer}.grad)", repr(grad) if grad is not None else unreached]
+        lines += [f"print({layer}.grad)", tensor_repr(grad) if grad is not None else unreached]
     st.code("\n".join(lines), language="python")  # no wrap_lines: a soft wrap may fall inside a number
 
 
