@@ -1,11 +1,15 @@
 """The annotated graph, the step-through and the intermediate gradients, against hand values."""
 
+import math
 import re
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from explorer import explore
-from explorer.graph import annotated_dot, label_lines, node_statement
+from explorer.graph import annotated_dot, label_lines, node_statement, small_array_text
 from explorer.walkthrough import describe
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
@@ -112,3 +116,33 @@ def test_plain_graph_fills_op_nodes_apart_from_their_ink_and_names_the_output(se
     assert re.search(r'node \[[^]]*color="#1f2430"[^]]*fillcolor="#eeeeee"', plain), "fill differs from the ink"
     assert labels(plain)[seed.reductions["sum"].root_id] == "out\\n()"
     assert labels(seed.reductions["ones_like"].dot)[seed.reductions["ones_like"].root_id] == "z\\n(2, 3)"
+
+
+_SHAPES = [(2,), (3,), (6,), (2, 2), (2, 3), (3, 2), (1, 2, 3), (2, 1, 2), (2, 3, 1), (1, 1, 5)]
+_EDGES = [0.0, -0.0, math.inf, -math.inf, math.nan, 1e8, 99999999.0, 1e-4, 0.0001000001, 0.03125, 0.00005, 0.99995,
+          1000.0, 0.5, 1 / 3, 2 / 3, -1 / 6]
+
+
+@st.composite
+def small_arrays(draw):
+    shape = draw(st.sampled_from(_SHAPES))
+    value = st.one_of(
+        st.integers(-1000, 1000).map(float),
+        st.floats(-1e9, 1e9, allow_nan=False),
+        st.floats(1e-6, 1e3).map(lambda v: v * draw(st.sampled_from([1, -1]))),
+        st.integers(-99999, 99999).map(lambda n: n / 10**4),  # 4 decimals: the rounding edge
+        st.integers(-999, 999).map(lambda n: n / 2**draw(st.integers(1, 16))),  # exact binary fractions: ties
+        st.sampled_from(_EDGES),
+    )
+    values = np.array(draw(st.lists(value, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))))
+    if draw(st.booleans()):
+        values = values.astype(np.float32).astype(np.float64)  # what a float32 tensor's .double() holds
+    return values.reshape(shape)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(small_arrays())
+def test_small_array_text_is_numpys_text(array):
+    """The graph's labels skip numpy's printer for a few numbers: they must read exactly as numpy writes them."""
+    expected = np.array2string(array, precision=4, separator=", ").replace("\n", "")
+    assert small_array_text(array.tolist()) == expected
