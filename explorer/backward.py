@@ -18,7 +18,9 @@ from .printing import tensor_repr
 from .tree import Call, Name, Unary, children, reached_by, to_text
 
 
-@dataclass(frozen=True)
+# Slots: a cached exploration holds a Node and a Step per graph node, and a dict apiece was a third of the
+# objects Python's collector walks (explorer.limits.CACHE_MAX_ENTRIES).
+@dataclass(frozen=True, slots=True)
 class Node:
     """One grad_fn of the graph, with what it computed."""
 
@@ -32,7 +34,7 @@ class Node:
     constants: tuple = ()  # its detached operands, as written ("detach(x)"): constants, no gradient
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One node's turn in the backward pass, in the order autograd ran it."""
 

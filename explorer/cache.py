@@ -82,10 +82,12 @@ def deep_size(value):
 
 
 class BytesBoundedCache:
-    """A least-recently-used cache whose entries (key and value) add up to at most `budget_bytes`."""
+    """A least-recently-used cache whose entries (key and value) add up to at most `budget_bytes`, and that holds
+    at most `max_entries` of them if given."""
 
-    def __init__(self, budget_bytes, size_of=deep_size):
+    def __init__(self, budget_bytes, size_of=deep_size, max_entries=None):
         self.budget = budget_bytes
+        self.max_entries = max_entries
         self.size_of = size_of
         self._entries = OrderedDict()  # key -> (value, size)
         self._total = 0
@@ -130,7 +132,7 @@ class BytesBoundedCache:
                 return
             self._entries[key] = (value, size)
             self._total += size
-            while self._total > self.budget:
+            while self._total > self.budget or (self.max_entries and len(self._entries) > self.max_entries):
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._total -= evicted
 
@@ -149,7 +151,8 @@ class BytesBoundedCache:
 
 # Every cache in the process, by name, with its share of limits.CACHE_BYTES. The page keeps nothing
 # in Streamlit's st.cache_data or st.cache_resource: those bound entries, not bytes.
-CACHES = {name: BytesBoundedCache(budget) for name, budget in limits.CACHE_BUDGETS.items()}
+CACHES = {name: BytesBoundedCache(budget, max_entries=limits.CACHE_MAX_ENTRIES.get(name))
+          for name, budget in limits.CACHE_BUDGETS.items()}
 
 
 def cached(name, key, compute, keep=None):

@@ -83,6 +83,10 @@ CACHE_BUDGETS = {
     "exports": 6_000_000,  # generated scripts
 }
 CACHE_BYTES = sum(CACHE_BUDGETS.values())
+# Entries, besides bytes, where entries are many small objects: Python's collector walks every object the caches
+# hold at each full collection, holding the GIL for every session. Under a class, 430 cached explorations of the
+# seed's size (32 MB) were 105,000 objects, and each full collection a 40-56 ms pause every few seconds.
+CACHE_MAX_ENTRIES = {"explorations": 64, "inputs": 256}
 
 # Symbolic maths runs in persistent worker processes (explorer/symbolic_pool.py) with these budgets.
 # One derivation: the worker interrupts itself after SYMBOLIC_SECONDS (and answers "timeout", staying warm);

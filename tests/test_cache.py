@@ -90,3 +90,10 @@ def test_a_value_keep_refuses_is_returned_but_not_stored():
     assert cache.peek("k") is None
     assert cache.get("k", lambda: "answer", keep=lambda value: value != "busy") == "answer"
     assert cache.peek("k") == "answer"
+
+
+def test_a_cache_of_many_small_entries_keeps_at_most_max_entries():
+    cache = BytesBoundedCache(10**6, size_of=len, max_entries=2)
+    for key in "abc":
+        cache.get(key, lambda key=key: key * 3)
+    assert len(cache) == 2 and cache.peek("a") is None and cache.peek("c") == "ccc"  # the least recent went
