@@ -200,7 +200,7 @@ def memory_rows(memory):
         ok, limit = memory_ok(pattern, memory["cache_mb"])
         rows.append((f"Public: memory, {label} ({pattern['reruns']} reruns)",
                      f"growth ≤ {limit:.0f} MB, last half ≤ {FLAT_MB_PER_100:g} MB/100 reruns",
-                     f"+{pattern['growth_mb']:,.0f} MB; last half {slope(pattern)}",
+                     f"{pattern['growth_mb']:+,.0f} MB; last half {slope(pattern)}",
                      verdict(ok)))
     return rows
 
@@ -290,7 +290,7 @@ def memory_details(memory):
         failed = sum(p["errors"].values())
         depth = f", sin {p['depth']} deep" if p["depth"] else ""
         rows.append((f"{key}: {label}{depth}", f"{p['reruns']} of {p['reruns_asked']}", mb(p["idle_mb"]),
-                     mb(p["after_mb"]), mb(p["peak_mb"]), f"+{p['growth_mb']:,.0f} MB",
+                     mb(p["after_mb"]), mb(p["peak_mb"]), f"{p['growth_mb']:+,.0f} MB",
                      slope(p), failed))
     text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
                   "reruns with an error"), rows)
