@@ -534,8 +534,11 @@ PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, gre
 def autograd_graph(result, name, index, present=False):
     plain = st.toggle("Plain torchviz", key="plain_graph", bind=URL)
     if present:  # a projector: short labels at the chosen element, and the whole graph on the screen
-        at = element_label(tuple(result.x.shape), index)
-        dot = fitted(shown_dot(result, name, at=index), *PRESENTATION_GRAPH_INCHES, title=f"values and grads at {at}")
+        # The labels index x's elements; a leaf's element (w[0]) has no place in x, so its graph shows whole tensors.
+        leaf, flat = elements.locate(result, index)
+        at, title = (flat, f"values and grads at {elements.element_label(result, index)}") if leaf == "x" else (
+            None, "values and grads")
+        dot = fitted(shown_dot(result, name, at=at), *PRESENTATION_GRAPH_INCHES, title=title)
         st.graphviz_chart(dot, width="content")
         return
     st.graphviz_chart(shown_dot(result, name), width="content")

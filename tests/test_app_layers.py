@@ -62,3 +62,15 @@ def test_neuron_forward_pass_declares_the_leaves():
     declared = "w = torch.tensor([-3.0, 1.0], requires_grad=True)\nprint(w)\n# tensor([-3.,  1.], requires_grad=True)"
     assert declared in code
     assert "o = torch.tanh(x @ w + b)\nprint(o)\n# tensor(0.7071, grad_fn=<TanhBackward0>)" in code
+
+
+def test_on_a_projector_a_leafs_element_draws_the_graph_with_whole_tensors():
+    """The projector's graph labels one element of x; w[0] is not one, so its nodes show whole tensors (the
+    hand values of the neuron: w.grad = 0.5·x = [1, 0]), where before the graph failed."""
+    app = neuron_page(present="true", element="w[0]")
+    assert not app.error, [e.value for e in app.error]
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert 'label="values and grads"' in dot
+    assert "w.grad += [1., 0.]" in dot
+    at_x = neuron_page(present="true", element="x[1]").get("graphviz_chart")[0].proto.spec
+    assert "values and grads at x[1]" in at_x
