@@ -136,11 +136,9 @@ def cached_curve(result, flat_index, reduction):
                   lambda: tangent_curve(result, flat_index, reduction))
 
 
-@contextlib.contextmanager
 def turn():
     """The whole rerun in a turn: small reruns run one at a time, in arrival order (explorer/turns.py)."""
-    with TURNS.turn():
-        yield
+    return TURNS.turn()
 
 
 def markdown_text(text):
@@ -330,18 +328,19 @@ def editor(view):
 
 def compute(x_text, layers_text):
     """The exploration for the texts, or the last good one marked stale; errors are shown, never raised."""
-    status = []  # says "queued" while admission control holds a large example back; made when needed, since
+    status = None  # says "queued" while admission control holds a large example back; made when needed, since
     # most requests never wait and each element is a message to every page
 
     def queued(place):
-        if not status:
-            status.append(st.empty())
-        status[0].info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
-                       f"Small examples are not held up.")
+        nonlocal status
+        if status is None:
+            status = st.empty()
+        status.info(f"Queued: {place} large example{'s' if place != 1 else ''} ahead of this one. "
+                    f"Small examples are not held up.")
 
     def clear_status():
-        if status:
-            status[0].empty()
+        if status is not None:
+            status.empty()
 
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
@@ -688,10 +687,10 @@ def chain_rule(result, derivation, name, index):
     of_what = "every element of x and the leaves" if with_leaves else "one element $x_i$ of x"
     st.markdown(f"**Backward from `{name}`**, for {of_what}:")
     st.latex(derivation.reductions[name].latex)
-    label = elements.element_label(result, index) if with_leaves else element_label(tuple(result.x.shape), index)
+    label = elements.element_label(result, index)  # x's elements come first in the numbering: x[0, 1]
     symbolic = _value_at(derivation.reductions[name].values, index)
-    autograd = elements.grad_at(result, name, index) if with_leaves else float(result.grads[name].flatten()[index])
-    grad = f"{elements.locate(result, index)[0]}.grad" if with_leaves else "x.grad"
+    autograd = elements.grad_at(result, name, index)
+    grad = f"{elements.locate(result, index)[0]}.grad"
     st.markdown(
         f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
         f"`{grad}` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."

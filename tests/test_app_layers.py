@@ -74,3 +74,10 @@ def test_on_a_projector_a_leafs_element_draws_the_graph_with_whole_tensors():
     assert "w.grad += [1., 0.]" in dot
     at_x = neuron_page(present="true", element="x[1]").get("graphviz_chart")[0].proto.spec
     assert "values and grads at x[1]" in at_x
+
+
+def test_the_seeds_chain_rule_names_x_grad_at_the_element():
+    """The same sentence for a program of x alone: 12 (3x + 2) at x[0, 1] = 2 is 96, under sum."""
+    app = open_link(x="[[1., 2, 3], [3, 2, 1]]", layers="y = 3*x + 2\nz = 2*y**2", chain="true", element="x[0, 1]")
+    text = "\n".join(block.value for block in app.markdown)
+    assert "At `x[0, 1]` this is **96**" in text and "`x.grad` at `x[0, 1]` = **96**" in text
