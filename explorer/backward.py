@@ -57,8 +57,8 @@ class Reduction:
     x_id: str  # torchviz's id of the leaf x
     root_id: str  # torchviz's id of the tensor backward starts from
     dot: str  # torchviz's DOT of the graph backward starts from
-    leaf_grads: dict = None  # leaf name (x first) -> its .grad; zeros where the output does not reach it
-    leaf_ids: dict = None  # leaf name -> torchviz's id of the leaf tensor
+    leaf_grads: dict  # leaf name (x first) -> its .grad; zeros where the output does not reach it
+    leaf_ids: dict  # leaf name -> torchviz's id of the leaf tensor
     unreached: tuple = ()  # the leaves whose .grad torch left as None (shown as zeros)
 
 

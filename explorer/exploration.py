@@ -134,7 +134,7 @@ def _non_finite_warnings(program, layers, reductions):
             found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at {at}")
             break
     for name, reduction in reductions.items():
-        for leaf, grad in (reduction.leaf_grads or {"x": reduction.grad}).items():
+        for leaf, grad in reduction.leaf_grads.items():
             if _first_bad(grad) is not None:
                 found.append(f"{leaf}.grad under {name} holds inf or nan")
     return tuple(found)

@@ -254,7 +254,7 @@ def _leaf_statements(exploration, reduction):
     params); a leaf the output does not reach has no node, and its zero grad shows on the page instead."""
     values = exploration.leaves
     statements = []
-    for name, node_id in (reduction.leaf_ids or {}).items():
+    for name, node_id in reduction.leaf_ids.items():
         if name == "x":
             continue
         grad = reduction.leaf_grads[name]
