@@ -113,13 +113,13 @@ def small_array_text(nested):
     scientific = sizes and (max(sizes) >= 1e8 or min(sizes) < 1e-4 or max(sizes) / min(sizes) > 1e3)
     if not flat or scientific:
         return _numpy_text(nested)
-    parts = [_positional(v) for v in finite]
-    left = max((len(whole) for whole, _ in parts), default=0)
-    right = max((len(fraction) for _, fraction in parts), default=0)
+    parts = [_positional(v) if math.isfinite(v) else None for v in flat]
+    left = max((len(part[0]) for part in parts if part), default=0)
+    right = max((len(part[1]) for part in parts if part), default=0)
     if len(finite) < len(flat):  # nan and inf take the whole width, which may have to grow for them
         negative_inf = any(v == -math.inf for v in flat)
         left = max(left, 3 - (right + 1), 3 + negative_inf - (right + 1))
-    texts = iter(_padded(v, left, right) for v in flat)
+    texts = iter(_padded(v, part, left, right) for v, part in zip(flat, parts, strict=True))
     text = _bracketed(nested, texts)
     return text if len(text) <= 70 else _numpy_text(nested)  # numpy wraps lines over 75 characters
 
@@ -145,11 +145,12 @@ def _positional(value):
     return whole, fraction.rstrip("0")
 
 
-def _padded(value, left, right):
-    if not math.isfinite(value):
+def _padded(value, part, left, right):
+    """One number in numpy's column: `part` is its _positional (whole, fraction), None for nan and inf."""
+    if part is None:
         word = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
         return word.rjust(left + right + 1)
-    whole, fraction = _positional(value)
+    whole, fraction = part
     return whole.rjust(left) + "." + fraction.ljust(right)
 
 
