@@ -81,16 +81,24 @@ def _raw_key(x_text, layers_text):
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+def reserved(estimate, on_wait=None):
+    """Admission control's reservation for a request of `estimate` bytes; raises ServerBusy if it refuses. Heavy
+    work gives up its turn first: it may wait in the heavy queue, and it shares the CPU, so that small reruns never
+    wait behind it."""
+    if not ADMISSION.is_small(estimate):
+        TURNS.step_aside()
+    return ADMISSION.reserve(estimate, owner=_session_id(), on_wait=on_wait)
+
+
 def admitted(estimate, compute, on_wait=None):
     """compute() once admission control lets a request of `estimate` bytes run; raises ServerBusy if it refuses."""
-    if not ADMISSION.is_small(estimate):
-        TURNS.step_aside()  # heavy work shares the CPU, so that small reruns never wait behind it
-    with ADMISSION.admit(estimate, owner=_session_id(), on_wait=on_wait):
-        try:
-            return compute()
-        finally:
-            if not ADMISSION.is_small(estimate):
-                trim_soon()
+    reservation = reserved(estimate, on_wait)
+    try:
+        return compute()
+    finally:
+        reservation.release()
+        if not ADMISSION.is_small(estimate):
+            trim_soon()
 
 
 def _released_and_trimmed(reservation):
@@ -112,9 +120,7 @@ def cached_explore(x_text, layers_text, on_wait=None):
         # The reservation lasts as long as the result does, not just while it is computed: a session holds
         # its result through its whole run (drawing the graph, the plot, the checks), and a result too large
         # for the cache would otherwise be held by every session at once, unaccounted.
-        count = prepared.elements  # x's and every leaf's
-        estimate = exploration_bytes(count, _operations(prepared.work, count))
-        reservation = ADMISSION.reserve(estimate, owner=_session_id(), on_wait=on_wait)
+        reservation = reserved(exploration_bytes(prepared.elements, operations), on_wait)
         try:
             result = run(prepared)
         except BaseException:
@@ -125,7 +131,8 @@ def cached_explore(x_text, layers_text, on_wait=None):
         return result
 
     prepared = cached("inputs", _raw_key(x_text, layers_text), parse)
-    if not small_enough(prepared.elements, _operations(prepared.work, prepared.elements)):
+    operations = _operations(prepared.work, prepared.elements)  # prepared.elements: x's and every leaf's
+    if not small_enough(prepared.elements, operations):
         TURNS.step_aside()  # computing and drawing it would hold up the small reruns queued behind
     return cached("explorations", prepared.key, explore_it)
 

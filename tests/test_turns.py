@@ -180,3 +180,13 @@ def test_waiting_for_another_sessions_computation_gives_the_turn_up():
     second.join(5)
     assert sorted(answers) == [("A", 42), ("B", 42)]
     assert time.monotonic() - begin < 1.0 and TURNS.late == late_before
+
+
+def test_an_exploration_admission_counts_as_heavy_gives_the_turn_up():
+    """Within the turn's size (2,000 elements, 40 operations) but over admission control's small lane (~5 MB):
+    it may wait in the heavy queue, and must not hold every small rerun's turn while it does."""
+    layers = "\n".join(f"y{i} = " + "sin(" * 4 + ("x" if i == 0 else f"y{i - 1}") + ")" * 4 for i in range(10))
+    x_text = str([i / 2000 for i in range(limits.TURN_MAX_ELEMENTS)])
+    with TURNS.turn():
+        ui.cached_explore(x_text, layers)
+        assert not TURNS.holds()
