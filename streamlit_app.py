@@ -18,7 +18,7 @@ def page():
     presenting = st.query_params.get("present") == "true"
     st.set_page_config(
         page_title="Autograd graph explorer",
-        page_icon="∂",
+        page_icon=ui.PAGE_ICON,
         layout="wide",
         initial_sidebar_state="collapsed" if presenting else "auto",
     )

@@ -47,3 +47,19 @@ def test_typing_a_formula_updates_numbers_and_bad_input_recovers(page, server):
     wait_idle(page)
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     assert "SinBackward0" in graph_text(page)
+
+
+def test_an_edit_asks_the_server_for_nothing_but_its_rerun_and_the_tab_shows_an_icon(page, server):
+    """Given "∂" as its icon, Streamlit sent it as an image address: every rerun made the browser fetch "/∂",
+    the page's own HTML, costing the server a request per edit and showing no icon."""
+    open_app(page, server)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    layers = page.locator(".st-key-layers textarea")
+    layers.fill("y = 3*x + 5\nz = 2*y**2")
+    layers.press("Control+Enter")
+    wait_idle(page)
+    assert "tensor(" in page.locator("body").inner_text()
+    assert [url for url in requests if url.startswith("http") and "/static/" not in url] == []  # code chunks load once
+    icon = page.locator('link[rel="icon"], link[rel="shortcut icon"]').first.get_attribute("href")
+    assert icon.startswith("data:image/svg+xml,") and "%E2%88%82" in icon  # the ∂, percent-encoded
