@@ -385,10 +385,17 @@ def scale_details(scale):
                    f"extra peak RSS {growth['rss']:.2f}.")
 
 
+def _single_rows(load):
+    """The baseline, and its two halves (runs before 2026-11-30 had one session before the class only)."""
+    parts = (("single session (before and after the class, pooled: the baseline)", load["single"]),
+             ("single session, before the class", load.get("single_before")),
+             ("single session, after the class", load.get("single_after")))
+    return [(label, ms(part["p50"]), ms(part["p95"]), ms(part["max"]), part["n"]) for label, part in parts if part]
+
+
 def load_details(load):
     rows = [
-        ("single session (before the class)", ms(load["single"]["p50"]), ms(load["single"]["p95"]),
-         ms(load["single"]["max"]), load["single"]["n"]),
+        *_single_rows(load),
         ("29 protocol sessions, edits", ms(load["edits"]["p50"]), ms(load["edits"]["p95"]), ms(load["edits"]["max"]),
          load["edits"]["n"]),
         ("29 protocol sessions, opening the page", ms(load["page_loads"]["p50"]), ms(load["page_loads"]["p95"]),
@@ -454,7 +461,8 @@ How each number is taken (details in each bench/ module's docstring):
   peak RSS (VmHWM, reset after start-up); one real server times the whole rerun.
 - **Classroom**: 29 protocol sessions and 1 Chromium page on one server, each editing every 2-3 s with a formula
   never seen before; RSS is the server plus its child processes (forked children count shared pages again: PSS
-  splits them).
+  splits them). The single-session baseline is one protocol session alone on the same server, half of its edits
+  before the class and half after, pooled (until 2026-11-30: 20 edits before the class only).
 - **Replicas**: 60 protocol sessions, each editing every 2-3 s with a formula never seen before, first on one
   `streamlit run`, then through nginx on two replicas started by `deploy/serve.py` (`make serve REPLICAS=2`); the
   sessions send no cookie, so nginx hashes each websocket on a fresh random key. PSS is the whole process tree.

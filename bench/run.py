@@ -36,9 +36,9 @@ from common import APP, OUT, ROOT, CpuWatch  # noqa: E402
 def settings(quick):
     load_seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 10 if quick else 60))
     if quick:
-        return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 3,
+        return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 4,
                 "profile": 4, "public": PUBLIC_QUICK}
-    return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 20,
+    return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 100,
             "profile": 10, "public": PUBLIC_FULL}
 
 
