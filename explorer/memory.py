@@ -11,10 +11,20 @@ while: a closed tab's session, with what it held, is dropped 15 s later
 (server.disconnectedSessionTTL), which no code of ours sees. Measured after a burst
 of 20 heavy sessions: the server held +148 MB over idle for 90 s; one trim gave 94 MB
 of it back. Elsewhere than glibc these are no-ops.
+
+Texts of a megabyte need one more thing: a full garbage collection soon after. A
+rerun's texts stay referenced from Streamlit's objects of that rerun, which refer to
+one another (its run context, its rerun data), so they are freed only when a
+collection reaches them; Python's collector runs a full one rarely (Streamlit's own
+after every rerun is off: .streamlit/config.toml). Measured with x = 1 and a megabyte
+of spaces, a different length on each rerun: the server's anonymous memory climbed
+~9 MB per 100 reruns (172 to 250 MB over 600); with a full collection every 100
+reruns (4-7 ms each, its start-up objects frozen out) it stayed at 251-252 MB.
 """
 
 import ctypes
 import ctypes.util
+import gc
 import threading
 import time
 
@@ -24,6 +34,8 @@ MMAP_THRESHOLD_BYTES = 1 << 17  # a tensor of 32,768 float32 or more is mapped a
 ARENAS = 2  # glibc gives each thread an arena, up to 8 per core, and each keeps what it once held
 FOLLOW_UP_EVERY_SECONDS = 5.0  # a trim with nothing to give back costs ~5 ms, off the sessions' threads
 FOLLOW_UP_SECONDS = 40.0  # after the last heavy request: its session's TTL (15 s) and then some
+COLLECT_AFTER_TEXT_CHARS = 100_000  # x and layers together; the texts any example needs are far shorter
+COLLECT_EVERY_SECONDS = 1.0  # at most one full collection (4-15 ms of GIL) a second, however many reruns ask
 
 
 def _libc():
@@ -70,3 +82,34 @@ def _trim_when_asked():
 
 if _LIBC is not None:
     threading.Thread(target=_trim_when_asked, name="malloc-trim", daemon=True).start()
+
+
+_COLLECT = threading.Event()
+
+
+def collect_soon():
+    """Ask for a full garbage collection, then a trim, off the caller's thread and at most once every
+    COLLECT_EVERY_SECONDS: each holds the GIL for a few milliseconds, so a stream of large texts cannot buy more."""
+    _COLLECT.set()
+
+
+def collect_after(*texts):
+    """collect_soon() if the texts a rerun was given are large enough to matter."""
+    if sum(len(text) for text in texts) >= COLLECT_AFTER_TEXT_CHARS:
+        collect_soon()
+
+
+def _collect_and_trim():
+    gc.collect()
+    release_free_memory()
+
+
+def _collect_when_asked():
+    while True:
+        _COLLECT.wait()
+        _COLLECT.clear()
+        _collect_and_trim()
+        time.sleep(COLLECT_EVERY_SECONDS)
+
+
+threading.Thread(target=_collect_when_asked, name="gc-collect", daemon=True).start()

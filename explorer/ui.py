@@ -30,7 +30,7 @@ from .exploration import prepare, run
 from .export import dot_export, forward_code, notebook_for, script_for, svg_export
 from .graph import fitted
 from .language import REDUCTIONS
-from .memory import trim_soon
+from .memory import collect_after, trim_soon
 from .plot import element_label, tangent_curve, tangent_figure
 from .printing import tensor_repr
 from .symbolic import symbolic_derivation
@@ -357,6 +357,7 @@ def compute(x_text, layers_text):
         if status is not None:
             status.empty()
 
+    collect_after(x_text, layers_text)  # the last reruns' megabyte texts wait for a full collection
     try:
         result = cached_explore(x_text, layers_text, on_wait=queued)
     except FormulaError as error:
