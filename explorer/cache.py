@@ -12,6 +12,7 @@ arrays. Values must be treated as immutable: every session shares them.
 being computed waits for the first, so a class loading one example runs it once.
 """
 
+import functools
 import sys
 import threading
 from collections import OrderedDict
@@ -42,6 +43,35 @@ def _tensor_bytes(value, seen_storage):
     return own + -(-storage.nbytes() // ALLOCATION_ALIGNMENT) * ALLOCATION_ALIGNMENT
 
 
+_ATOM, _ARRAY, _TENSOR, _MAPPING, _COLLECTION, _OBJECT, _OPAQUE = range(7)
+
+
+def _kind(kind_type):
+    """How deep_size walks an instance of this type (decided once per type: a cached exploration is thousands of
+    Nodes, Steps, tuples and tensors, and asking each its type's questions again was most of the walk's time)."""
+    if issubclass(kind_type, _ATOMS):
+        return _ATOM
+    if issubclass(kind_type, np.ndarray):
+        return _ARRAY
+    if kind_type.__module__.startswith("torch") and hasattr(kind_type, "untyped_storage"):
+        return _TENSOR
+    if issubclass(kind_type, dict):
+        return _MAPPING
+    if issubclass(kind_type, (list, tuple, set, frozenset)):
+        return _COLLECTION
+    if is_dataclass(kind_type) and not issubclass(kind_type, type):
+        return tuple(f.name for f in fields(kind_type))  # its fields, walked by name
+    instances_callable = any("__call__" in vars(base) for base in kind_type.__mro__)
+    if not issubclass(kind_type, type) and not instances_callable:
+        return _OBJECT  # walked through its __dict__, if it has one
+    return _OPAQUE
+
+
+@functools.lru_cache(maxsize=1024)  # the program's types, never the user's: parsing makes no classes
+def _kind_of(kind_type):
+    return _kind(kind_type)
+
+
 def deep_size(value):
     """The bytes a value holds: containers, their contents, strings and numbers, tensor storage and arrays.
 
@@ -50,34 +80,36 @@ def deep_size(value):
     """
     seen, seen_storage = set(), set()
     total, stack = 0, [value]
+    getsize = sys.getsizeof
     while stack:
         item = stack.pop()
         if id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, _ATOMS):
-            total += sys.getsizeof(item)
-        elif isinstance(item, np.ndarray):
-            total += sys.getsizeof(item)  # includes the data when the array owns it
-            if item.base is not None:
-                stack.append(item.base)
-        elif type(item).__module__.startswith("torch") and hasattr(item, "untyped_storage"):
+        kind = _kind_of(type(item))
+        if kind == _ATOM:
+            total += getsize(item)
+        elif kind == _TENSOR:
             total += _tensor_bytes(item, seen_storage)
-        elif isinstance(item, dict):
-            total += sys.getsizeof(item)
+        elif kind == _COLLECTION:
+            total += getsize(item)
+            stack.extend(item)
+        elif kind == _MAPPING:
+            total += getsize(item)
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += sys.getsizeof(item)
-            stack.extend(item)
-        elif is_dataclass(item) and not isinstance(item, type):
-            total += sys.getsizeof(item) + (sys.getsizeof(item.__dict__) if hasattr(item, "__dict__") else 0)
-            stack.extend(getattr(item, f.name) for f in fields(item))
-        elif hasattr(item, "__dict__") and not isinstance(item, type) and not callable(item):
-            total += sys.getsizeof(item) + sys.getsizeof(item.__dict__)
+        elif type(kind) is tuple:  # a dataclass: its fields, and its __dict__ unless it has slots
+            total += getsize(item) + (getsize(item.__dict__) if hasattr(item, "__dict__") else 0)
+            stack.extend(getattr(item, name) for name in kind)
+        elif kind == _ARRAY:
+            total += getsize(item)  # includes the data when the array owns it
+            if item.base is not None:
+                stack.append(item.base)
+        elif kind == _OBJECT and hasattr(item, "__dict__"):
+            total += getsize(item) + getsize(item.__dict__)
             stack.extend(item.__dict__.values())
         else:
-            total += sys.getsizeof(item)
+            total += getsize(item)
     return total
 
 
