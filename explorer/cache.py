@@ -46,6 +46,7 @@ def _tensor_bytes(value, seen_storage):
 _ATOM, _ARRAY, _TENSOR, _MAPPING, _COLLECTION, _OBJECT, _OPAQUE = range(7)
 
 
+@functools.lru_cache(maxsize=1024)  # the program's types, never the user's: parsing makes no classes
 def _kind(kind_type):
     """How deep_size walks an instance of this type (decided once per type: a cached exploration is thousands of
     Nodes, Steps, tuples and tensors, and asking each its type's questions again was most of the walk's time)."""
@@ -67,11 +68,6 @@ def _kind(kind_type):
     return _OPAQUE
 
 
-@functools.lru_cache(maxsize=1024)  # the program's types, never the user's: parsing makes no classes
-def _kind_of(kind_type):
-    return _kind(kind_type)
-
-
 def deep_size(value):
     """The bytes a value holds: containers, their contents, strings and numbers, tensor storage and arrays.
 
@@ -86,7 +82,7 @@ def deep_size(value):
         if id(item) in seen:
             continue
         seen.add(id(item))
-        kind = _kind_of(type(item))
+        kind = _kind(type(item))
         if kind == _ATOM:
             total += getsize(item)
         elif kind == _TENSOR:
