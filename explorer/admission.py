@@ -11,8 +11,8 @@ operations (the measured rates are in limits). Two lanes:
   limits.MAX_HEAVY_QUEUE waiting, or limits.HEAVY_WAIT_SECONDS of waiting, it is
   refused with ServerBusy: a clear answer beats a page that hangs.
 
-One session holds at most one place in the heavy queue: its newer request
-takes the place of its older one, which is refused.
+A session never holds two places: Streamlit stops a session's run (at its next
+on_wait, which draws) before the session's next run can ask for one.
 """
 
 import threading
@@ -52,21 +52,21 @@ class Admission:
     def is_small(self, estimate):
         return estimate <= self.small_bytes
 
-    def reserve(self, estimate, owner=None, on_wait=None):
+    def reserve(self, estimate, on_wait=None):
         """Wait until a request estimated to peak at `estimate` bytes may run, and hold its share of the
         budget until the returned reservation is released. on_wait(place) is called while it waits, at
         once and then about every half second, with the number of requests ahead of it; it may raise to
         give up (a Streamlit rerun does). Raises ServerBusy when the request is refused."""
         if self.is_small(estimate):
             return Reservation(self, 0)
-        ticket = _Ticket(owner, min(estimate, self.memory_budget))  # one request alone always fits
+        ticket = _Ticket(min(estimate, self.memory_budget))  # one request alone always fits
         self._enter(ticket, on_wait)
         return Reservation(self, ticket.cost)
 
     @contextmanager
-    def admit(self, estimate, owner=None, on_wait=None):
+    def admit(self, estimate, on_wait=None):
         """reserve() for the length of a with-block."""
-        reservation = self.reserve(estimate, owner, on_wait)
+        reservation = self.reserve(estimate, on_wait)
         try:
             yield
         finally:
@@ -81,7 +81,6 @@ class Admission:
     def _enter(self, ticket, on_wait):
         deadline = time.monotonic() + self.wait_seconds
         with self._changed:
-            self._supersede(ticket.owner)
             if not self._queue and self._running_bytes + ticket.cost <= self.memory_budget:
                 self._start(ticket)
                 return
@@ -93,7 +92,7 @@ class Admission:
                 if on_wait is not None:  # outside the lock: it draws, and Streamlit may stop the run there
                     on_wait(self._place(ticket))
                 with self._changed:
-                    if not ticket.refused and not self._may_start(ticket):
+                    if not self._may_start(ticket):
                         self._changed.wait(min(0.5, max(0.0, deadline - time.monotonic())))
         except BaseException:
             with self._changed:
@@ -108,8 +107,6 @@ class Admission:
     def _try_start(self, ticket, deadline):
         """True once the ticket runs; raises ServerBusy when it never will."""
         with self._changed:
-            if ticket.refused:
-                raise ServerBusy(self._busy("a newer edit from this page replaced this one"))
             if self._may_start(ticket):
                 self._queue.pop(0)
                 self._start(ticket)
@@ -127,16 +124,6 @@ class Admission:
         """How many requests are ahead of the ticket, counting those running."""
         with self._changed:
             return (self._queue.index(ticket) if ticket in self._queue else 0) + self.running
-
-    def _supersede(self, owner):
-        if owner is None:
-            return
-        for waiting in self._queue:
-            if waiting.owner == owner:
-                waiting.refused = True
-                self._queue.remove(waiting)
-                self._changed.notify_all()
-                return
 
     @staticmethod
     def _busy(reason):
@@ -169,10 +156,8 @@ class Reservation:
 
 
 class _Ticket:
-    def __init__(self, owner, cost):
-        self.owner = owner
+    def __init__(self, cost):
         self.cost = cost
-        self.refused = False
 
 
 ADMISSION = Admission()  # the process's one gate

@@ -88,7 +88,7 @@ def reserved(estimate, on_wait=None):
     wait behind it."""
     if not ADMISSION.is_small(estimate):
         TURNS.step_aside()
-    return ADMISSION.reserve(estimate, owner=_session_id(), on_wait=on_wait)
+    return ADMISSION.reserve(estimate, on_wait=on_wait)
 
 
 def admitted(estimate, compute, on_wait=None):

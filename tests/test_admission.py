@@ -15,10 +15,10 @@ def gate(**overrides):
     return Admission(**settings)
 
 
-def hold(admission, work, owner, started, release, outcome):
+def hold(admission, work, started, release, outcome):
     """A request that runs until `release` is set; records 'ran' or the refusal."""
     try:
-        with admission.admit(work, owner=owner):
+        with admission.admit(work):
             started.set()
             release.wait(5)
             outcome.append("ran")
@@ -28,9 +28,9 @@ def hold(admission, work, owner, started, release, outcome):
 
 
 def running_request(admission, work=10**6):
-    """A request of owner "a" that holds the lane until the returned event is set, running on return."""
+    """A request that holds the lane until the returned event is set, running on return."""
     started, release, outcome = threading.Event(), threading.Event(), []
-    thread = threading.Thread(target=hold, args=(admission, work, "a", started, release, outcome))
+    thread = threading.Thread(target=hold, args=(admission, work, started, release, outcome))
     thread.start()
     started.wait(5)
     return thread, release, outcome
@@ -49,7 +49,7 @@ def test_small_requests_run_while_the_heavy_lane_is_full():
     heavy, release, outcome = running_request(admission)
     assert admission.running == 1
     begin = time.monotonic()
-    with admission.admit(5, owner="b"):
+    with admission.admit(5):
         waited = time.monotonic() - begin
     release.set()
     heavy.join()
@@ -61,7 +61,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
     first, release, outcome = running_request(admission)
     places = []
     threading.Timer(0.7, release.set).start()
-    with admission.admit(10**6, owner="b", on_wait=places.append):
+    with admission.admit(10**6, on_wait=places.append):
         assert admission.running == 1  # the first one has finished
     first.join()
     assert places and places[0] == 1 and outcome == ["ran"]  # told at once: one request ahead
@@ -70,7 +70,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
 def test_requests_that_fit_the_budget_together_run_together():
     admission = gate(memory_budget=200)
     first, release, outcome = running_request(admission, 100)
-    with admission.admit(100, owner="b"):
+    with admission.admit(100):
         assert admission.running == 2
     release.set()
     first.join()
@@ -79,12 +79,12 @@ def test_requests_that_fit_the_budget_together_run_together():
 def test_a_full_queue_refuses_at_once_with_a_clear_message():
     admission = gate(max_queue=1)
     running, release, outcome = running_request(admission)
-    waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, outcome))
+    waiting = threading.Thread(target=hold, args=(admission, 10**6, threading.Event(), release, outcome))
     waiting.start()
     time.sleep(0.2)
     begin = time.monotonic()
     with pytest.raises(ServerBusy, match="busy"):
-        with admission.admit(10**6, owner="c"):
+        with admission.admit(10**6):
             pass
     assert time.monotonic() - begin < 0.1
     release.set()
@@ -97,26 +97,11 @@ def test_a_request_that_waits_too_long_is_refused():
     admission = gate(wait_seconds=0.3)
     running, release, outcome = running_request(admission)
     with pytest.raises(ServerBusy):
-        with admission.admit(10**6, owner="b"):
+        with admission.admit(10**6):
             pass
     assert admission.waiting == 0  # a refused request leaves the queue
     release.set()
     running.join()
-
-
-def test_a_sessions_newer_request_replaces_its_older_one_in_the_queue():
-    admission = gate()
-    running, release, outcome = running_request(admission)
-    older = []
-    waiting = threading.Thread(target=hold, args=(admission, 10**6, "b", threading.Event(), release, older))
-    waiting.start()
-    time.sleep(0.2)
-    threading.Timer(0.3, release.set).start()
-    with admission.admit(10**6, owner="b"):
-        pass
-    waiting.join()
-    running.join()
-    assert older == ["busy"] and admission.waiting == 0
 
 
 def test_an_interrupted_wait_leaves_the_queue():
@@ -128,7 +113,7 @@ def test_an_interrupted_wait_leaves_the_queue():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        with admission.admit(10**6, owner="b", on_wait=interrupt):
+        with admission.admit(10**6, on_wait=interrupt):
             pass
     assert admission.waiting == 0
     release.set()
@@ -137,23 +122,23 @@ def test_an_interrupted_wait_leaves_the_queue():
 
 def test_with_no_room_to_wait_a_request_still_runs_when_the_lane_is_free():
     admission = gate(max_queue=0)
-    with admission.admit(10**6, owner="a"):
+    with admission.admit(10**6):
         assert admission.running == 1
         with pytest.raises(ServerBusy):
-            with admission.admit(10**6, owner="b"):
+            with admission.admit(10**6):
                 pass
 
 
 def test_a_reservation_holds_its_share_until_released_once():
     admission = gate(memory_budget=100)
-    reservation = admission.reserve(80, owner="a")
+    reservation = admission.reserve(80)
     assert reservation.held and admission.running == 1
     with pytest.raises(ServerBusy):  # 80 + 80 > 100 and no room to wait for it
-        admission.reserve(80, owner="b", on_wait=lambda place: (_ for _ in ()).throw(ServerBusy("gave up")))
+        admission.reserve(80, on_wait=lambda place: (_ for _ in ()).throw(ServerBusy("gave up")))
     reservation.release()
     reservation.release()  # a second release gives back nothing more
     assert admission.running == 0
-    assert admission.reserve(80, owner="b").held
+    assert admission.reserve(80).held
 
 
 def test_a_small_request_reserves_nothing():
