@@ -385,24 +385,15 @@ def scale_details(scale):
                    f"extra peak RSS {growth['rss']:.2f}.")
 
 
-def _single_rows(load):
-    """The baseline, and its two halves (runs before 2026-11-30 had one session before the class only)."""
+def load_details(load):
+    # The baseline and its two halves (runs before 2026-11-30 had one session before the class only), then the class.
     parts = (("single session (before and after the class, pooled: the baseline)", load["single"]),
              ("single session, before the class", load.get("single_before")),
-             ("single session, after the class", load.get("single_after")))
-    return [(label, ms(part["p50"]), ms(part["p95"]), ms(part["max"]), part["n"]) for label, part in parts if part]
-
-
-def load_details(load):
-    rows = [
-        *_single_rows(load),
-        ("29 protocol sessions, edits", ms(load["edits"]["p50"]), ms(load["edits"]["p95"]), ms(load["edits"]["max"]),
-         load["edits"]["n"]),
-        ("29 protocol sessions, opening the page", ms(load["page_loads"]["p50"]), ms(load["page_loads"]["p95"]),
-         ms(load["page_loads"]["max"]), load["page_loads"]["n"]),
-        ("1 Chromium session, Ctrl+Enter to redrawn", ms(load["browser_edits"]["p50"]),
-         ms(load["browser_edits"]["p95"]), ms(load["browser_edits"]["max"]), load["browser_edits"]["n"]),
-    ]
+             ("single session, after the class", load.get("single_after")),
+             ("29 protocol sessions, edits", load["edits"]),
+             ("29 protocol sessions, opening the page", load["page_loads"]),
+             ("1 Chromium session, Ctrl+Enter to redrawn", load["browser_edits"]))
+    rows = [(label, ms(part["p50"]), ms(part["p95"]), ms(part["max"]), part["n"]) for label, part in parts if part]
     text = table(("during the class", "p50", "p95", "max", "n"), rows)
     errors = ", ".join(f"{k}: {v}" for k, v in load["errors"].items()) or "none"
     return text + (f"\n\n{load['seconds']:.0f} s, {load['edit_rate']:.1f} edits/s served, server CPU "
