@@ -26,6 +26,7 @@ serve: $(BIN)/.runtime
 
 test: $(BIN)/.dev
 	$(BIN)/ruff check explorer tests bench deploy streamlit_app.py
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.dev

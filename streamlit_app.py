@@ -7,7 +7,7 @@ not always needed are lazy: a closed tab or expander runs nothing and sends noth
 import streamlit as st
 import torch
 
-from explorer import ui
+from explorer.page import ui
 
 # Sessions are threads of one process on a small machine: one torch thread each beats two fighting
 # over two cores (measured 3-30x slower under contention).

@@ -60,7 +60,7 @@ def squash(text):
 
 def app_expectation(layers_text):
     """What the app must show for the seed x and these layers: computed by the same engine, in this process."""
-    from explorer.exploration import explore
+    from explorer.engine.exploration import explore
 
     result = explore(SEED_X, layers_text)
     grad = result.grads["sum"]

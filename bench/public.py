@@ -7,7 +7,7 @@ Every figure comes from a real `streamlit run` on a loopback port, driven by pro
 - memory: one pattern per fresh server, N reruns, RSS sampled every SAMPLE_EVERY reruns (and twice
   a second, for the peak). a) a scalar x that changes on every rerun, under 12 layers of deep sin
   chains; b) x = "1" and about 1 MB of spaces, a different length each time; c) pattern a from two
-  sessions at once. Target: growth <= explorer.limits.CACHE_BYTES + 50 MB, and flat over the last half.
+  sessions at once. Target: growth <= explorer.engine.limits.CACHE_BYTES + 50 MB, and flat over the last half.
 - burst: sessions each send three heavy-but-legal inputs in turn (10^5 elements; a sin chain at
   MAX_WORK; a sympy trap), arriving over BURST_ARRIVAL s, while a victim edits the seed about once
   a second. A heavy rerun is "refused" when it shows an error alert saying "busy".
@@ -32,7 +32,7 @@ from common import APP, SEED_X, Deadline, fresh_layers, streamlit_server, summar
 from protocol import Session
 from websocket import WebSocketTimeoutException
 
-from explorer import limits
+from explorer.engine import limits
 
 MB = 2**20
 SAMPLE_EVERY = 10  # reruns between RSS samples (26 in the last half of 500, for its slope)

@@ -294,7 +294,7 @@ def memory_details(memory):
                      slope(p), failed))
     text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
                   "reruns with an error"), rows)
-    text += (f"\n\nDocumented cache total (`explorer.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
+    text += (f"\n\nDocumented cache total (`explorer.engine.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
              "RSS every 50 reruns (sampled every 10 for the slope; reruns: MB):\n\n")
     text += "\n".join(f"- {key}: " + ", ".join(f"{n}: {rss:,.0f}" for n, rss in memory[key]["samples"]
                                                 if n % 50 == 0 or n == memory[key]["samples"][-1][0])

@@ -21,7 +21,7 @@ LAYERS = seed_layers(2)
 
 
 def sizes():
-    from explorer.limits import MAX_X_ELEMENTS
+    from explorer.engine.limits import MAX_X_ELEMENTS
 
     return sorted({n for n in SIZES if n <= MAX_X_ELEMENTS} | {MAX_X_ELEMENTS})
 
@@ -73,8 +73,8 @@ def measure_one(n, repeats):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from explorer.exploration import explore
-    from explorer.plot import tangent_curve, tangent_figure
+    from explorer.engine.exploration import explore
+    from explorer.views.plot import tangent_curve, tangent_figure
 
     text = x_text(n)
     app = AppTest.from_file(str(APP), default_timeout=120)

@@ -24,7 +24,7 @@ PAUSE = 0.3
 
 
 def preset_inputs():
-    from explorer import presets
+    from explorer.page import presets
 
     return [(p.key, p.x, p.layers) for p in presets.PRESETS]
 

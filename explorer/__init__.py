@@ -7,15 +7,15 @@
 
 import importlib
 
-from .errors import FormulaError
+from explorer.engine.errors import FormulaError
 
-# Loaded on first use (PEP 562), so that importing explorer.symbolic, in the sympy worker, does not
+# Loaded on first use (PEP 562), so that the sympy worker, importing explorer.symbolic.worker, does not
 # pull in torch through this package's own import.
 _LAZY = {
-    "Exploration": ".exploration",
-    "explore": ".exploration",
-    "export_notebook": ".export",
-    "export_script": ".export",
+    "Exploration": ".engine.exploration",
+    "explore": ".engine.exploration",
+    "export_notebook": ".views.export",
+    "export_script": ".views.export",
 }
 
 __all__ = ["Exploration", "FormulaError", "explore", "export_notebook", "export_script"]

@@ -14,7 +14,7 @@ Policies the corpus pins down:
     returns them with warnings. Non-finite *inputs* (1e999, nan) are refused.
 """
 
-from explorer import limits
+from explorer.engine import limits
 
 X = "[[1, 2, 3], [3, 2, 1]]"
 L = "y = 3*x + 2\nz = 2*y**2"

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from explorer import limits
-from explorer.admission import Admission, ServerBusy, exploration_bytes
+from explorer.engine import limits
+from explorer.serving.admission import Admission, ServerBusy, exploration_bytes
 
 
 def gate(**overrides):

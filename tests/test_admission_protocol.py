@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import limits
+from explorer.engine import limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -6,7 +6,7 @@ import time
 from app_page import open_link
 from hostile_corpus import CORPUS
 
-from explorer import limits
+from explorer.engine import limits
 
 SEED_X, SEED_LAYERS = "[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2"
 

@@ -4,7 +4,7 @@ import json
 
 from app_page import open_link
 
-from explorer import presets
+from explorer.page import presets
 
 NEURON = presets.BY_KEY["neuron"]
 

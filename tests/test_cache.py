@@ -7,7 +7,7 @@ import time
 import torch
 
 from explorer import explore
-from explorer.cache import BytesBoundedCache, deep_size
+from explorer.serving.cache import BytesBoundedCache, deep_size
 
 
 def test_evicts_least_recently_used_past_the_budget():

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from explorer import FormulaError, explore
-from explorer.export import dot_export, export_notebook, export_script, svg_export
-from explorer.parse import parse_x
+from explorer.engine.parse import parse_x
+from explorer.views.export import dot_export, export_notebook, export_script, svg_export
 
 SEED_SCALAR = ("2.0", "y = 2*x**4 + x**3 + 3*x**2 + 5*x + 1")
 SEED_LAYERS = ("[[1, 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2")
@@ -212,9 +212,9 @@ def test_svg_export_renders_the_annotated_graph_with_graphviz():
 
 
 def test_svg_export_is_none_without_graphviz(monkeypatch):
-    import explorer.export
+    import explorer.views.export
 
-    monkeypatch.setattr(explorer.export.shutil, "which", lambda name: None)
+    monkeypatch.setattr(explorer.views.export.shutil, "which", lambda name: None)
     assert svg_export(explore(*SEED_LAYERS).dot) is None
 
 

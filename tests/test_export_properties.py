@@ -20,8 +20,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from explorer import FormulaError, explore
-from explorer.export import export_notebook, export_script
-from explorer.language import FUNCTIONS
+from explorer.engine.language import FUNCTIONS
+from explorer.views.export import export_notebook, export_script
 
 REDUCTION_NAMES = ("sum", "mean", "ones_like")
 FLOAT32_MAX = 3.4028234663852886e38

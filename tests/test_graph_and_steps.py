@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer import explore
-from explorer.graph import annotated_dot, label_lines, node_statement, small_array_text
-from explorer.walkthrough import describe
+from explorer.engine.dot import label_lines, node_statement
+from explorer.views.graph import annotated_dot, small_array_text
+from explorer.views.walkthrough import describe
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
 SEED_LAYERS = "y = 3*x + 2\nz = 2*y**2"

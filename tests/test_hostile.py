@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import explorer
-import explorer.parse
-from explorer import FormulaError, explore, limits
+import explorer.engine.parse
+from explorer import FormulaError, explore
+from explorer.engine import limits
 from tests.hostile_corpus import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ def test_non_finite_results_are_reported_not_raised(warm):
 
 
 class _AstWith:
-    """The ast module as explorer.parse sees it, with parse replaced: pytest's own ast stays untouched."""
+    """The ast module as explorer.engine.parse sees it, with parse replaced: pytest's own ast stays untouched."""
 
     def __init__(self, parse):
         self.parse = parse
@@ -125,7 +126,8 @@ class _AstWith:
 def test_unary_chain_never_reaches_ast_parse(monkeypatch):
     """A 100k unary minus chain is stopped by the length limits, before Python's parser sees it."""
     seen = []
-    monkeypatch.setattr(explorer.parse, "ast", _AstWith(lambda text, *a, **k: seen.append(text) or ast.parse(text)))
+    parsing = _AstWith(lambda text, *a, **k: seen.append(text) or ast.parse(text))
+    monkeypatch.setattr(explorer.engine.parse, "ast", parsing)
     for layers in ("y = " + "-" * 100_000 + "x", "y = " + "-" * (limits.MAX_LAYERS_CHARS - 10) + "x",
                    "y = x\nz = " + "-" * (limits.MAX_LINE_CHARS + 1) + "x"):
         with pytest.raises(FormulaError, match="the limit is"):
@@ -139,7 +141,7 @@ def test_python_parser_failures_become_formula_errors(monkeypatch, warm):
         def boom(*args, exception=exception, **kwargs):
             raise exception("parser trouble")
 
-        monkeypatch.setattr(explorer.parse, "ast", _AstWith(boom))
+        monkeypatch.setattr(explorer.engine.parse, "ast", _AstWith(boom))
         with pytest.raises(FormulaError, match="^line 3"):
             explore("2", "# first\n\ny = x")
 
@@ -149,7 +151,7 @@ def test_torch_runtime_errors_become_formula_errors(monkeypatch, warm):
     def broken(_tensor):
         raise RuntimeError("expected scalar type Float but found Double\nException raised from ...")
 
-    monkeypatch.setitem(explorer.forward.CALLS, "sin", types.SimpleNamespace(torch=broken))
+    monkeypatch.setitem(explorer.engine.forward.CALLS, "sin", types.SimpleNamespace(torch=broken))
     with pytest.raises(FormulaError, match=r"^line 2: sin\(y\) failed: expected scalar type Float but found Double$"):
         explore("2", "y = x\nz = sin(y)")
 

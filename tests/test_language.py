@@ -13,13 +13,13 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import explorer.forward
+import explorer.engine.forward
 from explorer import FormulaError, explore
-from explorer.export import _latex
-from explorer.fold import fold_constant
-from explorer.language import BINARY, CALLS, REDUCTIONS, UNARY, name_latex
-from explorer.parse import parse_layers
-from explorer.tree import Binary, Call, Name, Num, Unary, to_text
+from explorer.engine.fold import fold_constant
+from explorer.engine.language import BINARY, CALLS, REDUCTIONS, UNARY, name_latex
+from explorer.engine.parse import parse_layers
+from explorer.engine.tree import Binary, Call, Name, Num, Unary, to_text
+from explorer.views.export import _latex
 
 # a op b for a = 3, b = 2, worked out by hand
 BINARY_AT_3_2 = {"+": 5.0, "-": 1.0, "*": 6.0, "/": 1.5, "**": 9.0}
@@ -131,13 +131,13 @@ def test_reduction_weights():
 
 def test_explore_runs_one_forward_pass_per_reduction(monkeypatch):
     evaluated = []  # one evaluate per layer per forward pass
-    original = explorer.forward.evaluate
+    original = explorer.engine.forward.evaluate
 
     def counting(node, *args, **kwargs):
         evaluated.append(node)
         return original(node, *args, **kwargs)
 
-    monkeypatch.setattr(explorer.forward, "evaluate", counting)
+    monkeypatch.setattr(explorer.engine.forward, "evaluate", counting)
     result = explore("[1.0, 2.0]", "y = 3*x + 2\nz = y**2")
     assert len(evaluated) == 2 * len(REDUCTIONS) == 6  # two layers, three passes
     assert result.layers["z"].tolist() == [25.0, 64.0]  # (3x + 2)^2 at 1 and 2
@@ -145,6 +145,9 @@ def test_explore_runs_one_forward_pass_per_reduction(monkeypatch):
     assert result.grads["mean"].tolist() == [15.0, 24.0]  # 6(3x + 2)·3 / 2
 
 
-def test_the_language_loads_no_torch():
-    code = "import sys, explorer.language, explorer.tree, explorer.fold, explorer.wire; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+def test_the_sympy_worker_loads_no_torch_and_no_pool():
+    """A worker process imports what it uses: the language, the tree and sympy; never torch, never the pool."""
+    code = ("import sys, explorer.symbolic.worker; "
+            "print('torch' in sys.modules, 'explorer.symbolic.pool' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "False False\n"

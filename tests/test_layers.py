@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from explorer import FormulaError, explore
-from explorer.exploration import prepare
-from explorer.presets import BY_KEY
+from explorer.engine.exploration import prepare
+from explorer.page.presets import BY_KEY
 
 
 def close(tensor, expected, tol=1e-5):
@@ -170,7 +170,7 @@ def _layer_programs():
 
 def _finite_difference(result, name, flat, reduction, step=1e-6):
     """Central difference in float64, with detach(...) held at its unperturbed value: no path through it."""
-    from explorer.forward import run_forward
+    from explorer.engine.forward import run_forward
 
     frozen = {}
 
@@ -210,7 +210,7 @@ def test_autograd_agrees_with_float64_finite_differences_for_every_leaf():
 
 
 def test_check_judges_every_leaf_element_and_holds_detach_at_its_value():
-    from explorer.verify import verify
+    from explorer.engine.verify import verify
 
     checked = verify(preset("neuron"))
     assert checked.passed
@@ -223,8 +223,8 @@ def test_check_judges_every_leaf_element_and_holds_detach_at_its_value():
 
 
 def test_check_samples_above_the_cap_and_says_how_many():
-    from explorer import limits
-    from explorer.verify import verify
+    from explorer.engine import limits
+    from explorer.engine.verify import verify
 
     x = "[" + ", ".join(str(i / 10) for i in range(60)) + "]"
     checked = verify(explore(x, "y = x * sum(x)"))
@@ -234,7 +234,7 @@ def test_check_samples_above_the_cap_and_says_how_many():
 
 
 def test_tangent_varies_one_leaf_element_and_its_slope_is_that_grad():
-    from explorer.plot import tangent_curve
+    from explorer.views.plot import tangent_curve
 
     result = preset("neuron")
     curve = tangent_curve(result, 2, "sum")  # w[0]
@@ -248,7 +248,7 @@ def test_tangent_varies_one_leaf_element_and_its_slope_is_that_grad():
 
 
 def test_step_through_shows_a_leaf_used_twice_accumulating():
-    from explorer.walkthrough import describe_tensors
+    from explorer.views.walkthrough import describe_tensors
 
     result = explore("3.0", "w = 2.0\nh = w*x\ny = w*h")
     steps = [describe_tensors(result, "sum", n) for n in range(1, len(result.reductions["sum"].steps) + 1)]
@@ -259,7 +259,8 @@ def test_step_through_shows_a_leaf_used_twice_accumulating():
 
 
 def test_chain_rule_gives_one_symbol_per_element_and_the_lecture_numbers():
-    from explorer.symbolic import describe, symbolic_derivation
+    from explorer.symbolic.calculus import describe
+    from explorer.symbolic.client import symbolic_derivation
 
     program = preset("neuron").program
     derivation = symbolic_derivation(program, [2.0, 0.0])  # through the worker, over the wire
@@ -275,14 +276,14 @@ def test_chain_rule_gives_one_symbol_per_element_and_the_lecture_numbers():
 
 
 def test_chain_rule_past_the_element_cap_is_too_large_to_show():
-    from explorer.symbolic import describe
+    from explorer.symbolic.calculus import describe
 
     derivation = describe(explore("[1., 2, 3]", "W = " + str([[1.0] * 3] * 8) + "\ny = W @ x").program, [1, 2, 3])
     assert derivation.status == "too_large" and "27 scalar elements" in derivation.message
 
 
 def test_export_declares_leaves_and_detached_lists_and_prints_every_grad():
-    from explorer.export import export_script
+    from explorer.views.export import export_script
 
     script = export_script(BY_KEY["linear_mse"].x, BY_KEY["linear_mse"].layers)
     assert "W = torch.tensor([[0.1, 0.2], [0.3, 0.4]], requires_grad=True)" in script
@@ -302,7 +303,7 @@ def test_a_list_on_the_output_line_and_overflowing_leaves_say_what_happened():
 
 
 def test_graph_names_every_leaf_and_draws_detached_operands_as_constants():
-    from explorer.graph import annotated_dot
+    from explorer.views.graph import annotated_dot
 
     dot = annotated_dot(preset("linear_mse"), "mean")
     # dpre = (h - target)(1 - h²) = [0.3634, -0.0507] for h = tanh([0.5, 1.2]); W.grad = dpre ⊗ x, x = [1, 2]
@@ -329,7 +330,7 @@ def test_leaf_values_go_through_the_x_fields_rules(layers, message):
 
 
 def test_leaves_count_against_the_element_limit(monkeypatch):
-    from explorer import limits
+    from explorer.engine import limits
 
     monkeypatch.setattr(limits, "MAX_X_ELEMENTS", 3)
     with pytest.raises(FormulaError, match="line 2: the leaves have 4 elements; the limit is 3"):

@@ -3,18 +3,18 @@
 
 from app_page import open_link as run_app
 
-import explorer.ui
+import explorer.page.ui
 
 
 def count_calls(monkeypatch, name):
     calls = []
-    original = getattr(explorer.ui, name)
+    original = getattr(explorer.page.ui, name)
 
     def counting(*args, **kwargs):
         calls.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(explorer.ui, name, counting)
+    monkeypatch.setattr(explorer.page.ui, name, counting)
     return calls
 
 
@@ -76,12 +76,12 @@ def test_reset_brings_back_the_example():
 
 
 def test_a_section_refused_by_admission_control_says_the_server_is_busy(monkeypatch):
-    from explorer.admission import ServerBusy
+    from explorer.serving.admission import ServerBusy
 
     def refuse(*args, **kwargs):
         raise ServerBusy("the server is busy with large examples (test); try again in a moment")
 
-    monkeypatch.setattr(explorer.ui, "verify", refuse)
+    monkeypatch.setattr(explorer.page.ui, "verify", refuse)
     app = run_app(x="0.5625", layers="y = 5*x**3", verify="true")
     assert not app.exception and not app.error
     assert any("Server busy" in warning.value for warning in app.warning)

@@ -6,7 +6,7 @@ import re
 import pytest
 from app_page import open_link
 
-from explorer import presets
+from explorer.page import presets
 
 ONES = "[" + ",".join(["1"] * 100) + "]"
 COUNTING = "[" + ",".join(str(i) for i in range(100)) + "]"  # x[i] = i

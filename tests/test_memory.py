@@ -8,7 +8,7 @@ import weakref
 import pytest
 from app_page import open_link
 
-from explorer import memory
+from explorer.serving import memory
 
 glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc's malloc_trim is what is tested")
 

@@ -9,7 +9,7 @@ import pytest
 from app_page import open_link
 
 from explorer import explore
-from explorer.plot import tangent_curve, tangent_figure
+from explorer.views.plot import tangent_curve, tangent_figure
 
 
 def test_each_slider_step_carries_its_own_slope_in_the_title():
@@ -61,7 +61,7 @@ def test_the_unvalidated_figure_is_exactly_what_plotly_would_validate(x_text, la
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    from explorer.plot import figure_spec
+    from explorer.views.plot import figure_spec
 
     curve = tangent_curve(explore(x_text, layers), 0, "mean")
     validated = go.Figure(figure_spec(curve, "mean", present))

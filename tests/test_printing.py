@@ -10,7 +10,7 @@ from torch.autograd import forward_ad as fwAD
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from explorer.printing import tensor_repr
+from explorer.engine.printing import tensor_repr
 
 NAN, INF = float("nan"), float("inf")
 MAX_ELEMENTS = 60

@@ -7,10 +7,11 @@ import torch
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from explorer import FormulaError, explore, limits
-from explorer.forward import run_forward
-from explorer.language import FUNCTIONS
-from explorer.parse import _x_fast, _x_slow
+from explorer import FormulaError, explore
+from explorer.engine import limits
+from explorer.engine.forward import run_forward
+from explorer.engine.language import FUNCTIONS
+from explorer.engine.parse import _x_fast, _x_slow
 
 SECONDS = 1.0
 X = "[[1, 2, 3], [3, 2, 1]]"

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from explorer import limits
+from explorer.engine import limits
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

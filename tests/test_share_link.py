@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from app_page import open_link
 
-from explorer import presets, state
+from explorer.page import presets, state
 
 
 def sidebar_link(app):

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from explorer import limits, presets, state
+from explorer.engine import limits
+from explorer.page import presets, state
 
 # The defaults, written out by hand: what the page shows when a link carries nothing usable.
 DEFAULTS = {

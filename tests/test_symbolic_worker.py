@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from explorer import limits, symbolic, wire
-from explorer.parse import parse_layers
-from explorer.symbolic import start_worker, symbolic_derivation
-from explorer.symbolic_pool import Outcome, Pool, Worker
-from explorer.tree import Binary, Call, Layer, Name, Num, Program, Unary
+from explorer.engine import limits
+from explorer.engine.parse import parse_layers
+from explorer.engine.tree import Binary, Call, Layer, Name, Num, Program, Unary
+from explorer.symbolic import client, wire
+from explorer.symbolic.client import start_worker, symbolic_derivation
+from explorer.symbolic.pool import Outcome, Pool, Worker
 
 SEED_X = [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
 SEED_LAYERS = "y = 3*x + 2\nz = 2*y**2"
@@ -52,7 +53,7 @@ def test_a_program_crosses_the_wire_as_the_same_tree():
 
 
 def test_leaves_and_detached_lists_cross_the_wire():
-    from explorer.tree import Leaf, Lit
+    from explorer.engine.tree import Leaf, Lit
 
     expr = Binary("@", Name("w"), Call("detach", Lit((1.0, 0.0), (2,))))
     program = Program((Layer("y", expr, 2),), (Leaf("w", (0.5, -1.0), (2,), 1),))
@@ -177,7 +178,7 @@ def test_values_are_read_only_arrays_shaped_like_x():
 def test_start_worker_fills_the_pool_in_the_background():
     start_worker()
     deadline = time.monotonic() + 120
-    while len(symbolic._POOL._idle) + symbolic._POOL._busy < limits.SYMBOLIC_WORKERS:
+    while len(client._POOL._idle) + client._POOL._busy < limits.SYMBOLIC_WORKERS:
         assert time.monotonic() < deadline, "the pool did not fill within 120 s"
         time.sleep(0.05)
 

@@ -3,9 +3,10 @@
 import threading
 import time
 
-from explorer import limits, ui
-from explorer.cache import BytesBoundedCache
-from explorer.turns import TURNS, Turns, small_enough
+from explorer.engine import limits
+from explorer.page import ui
+from explorer.serving.cache import BytesBoundedCache
+from explorer.serving.turns import TURNS, Turns, small_enough
 
 
 def holder(turns, ready, release, log, name):

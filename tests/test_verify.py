@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorer
-from explorer.symbolic import Derivation, ReductionMath, describe
-from explorer.verify import verify
+from explorer.engine.verify import verify
+from explorer.symbolic.calculus import Derivation, ReductionMath, describe
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
 SEED_LAYERS = "y = 3*x + 2\nz = 2*y**2"

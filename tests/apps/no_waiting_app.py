@@ -7,7 +7,7 @@ requests overlap, without depending on how long the queue takes to drain.
 import runpy
 from pathlib import Path
 
-from explorer.admission import ADMISSION
+from explorer.serving.admission import ADMISSION
 
 ADMISSION.max_queue = 0
 runpy.run_path(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), run_name="__main__")

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from conftest import screenshot, wait_idle, wait_text
 
-from explorer import presets
+from explorer.page import presets
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 NEURON = presets.BY_KEY["neuron"]

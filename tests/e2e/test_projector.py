@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from conftest import screenshot, wait_idle, wait_text
 
-from explorer import presets
+from explorer.page import presets
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 STEP_TEXT = '.st-key-backward_step ~ div [data-testid="stCode"], [data-testid="stCode"]:has-text("step ")'

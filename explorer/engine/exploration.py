@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .backward import run_reduction
-from .language import INPUT_NAME, REDUCTIONS
-from .parse import parse_layers, parse_x
-from .printing import tensor_repr
-from .shapes import check_work
-from .tree import Program, to_text
+from explorer.engine.backward import run_reduction
+from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.parse import parse_layers, parse_x
+from explorer.engine.printing import tensor_repr
+from explorer.engine.shapes import check_work
+from explorer.engine.tree import Program, to_text
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ MAX_TOTAL_NODES = 400  # across all lines: bounds the autograd graph
 MAX_BRACKET_DEPTH = 24  # checked on the raw text, before ast.parse sees it
 
 # Element-operations: each operation on tensors counts its result's elements, a matmul its m·n·k
-# multiply-adds (explorer.shapes, checked before any tensor is made). For a program of x alone that is
+# multiply-adds (explorer.engine.shapes, checked before any tensor is made). For a program of x alone that is
 # x's elements times the operations: each makes a tensor the size of x, and backward keeps several per
 # operation, three times over (sum, mean, ones_like): about 60 bytes of result per unit of work. Measured
 # on 2 CPUs with one torch thread: at this limit 0.1-1.2 s and a 121 MB result;
@@ -49,7 +49,7 @@ MAX_EXACT_DIGITS = 60  # digits of an exact integer (or a fraction's numerator o
 PLOT_SAMPLES = 201
 PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
 
-# Admission control (explorer.admission): each request's peak memory is estimated from the parsed
+# Admission control (explorer.serving.admission): each request's peak memory is estimated from the parsed
 # input before it runs. Measured with one torch thread: an exploration peaks at ~300 bytes per element
 # of x plus ~60 per element-operation (10^5 elements x 4 operations: +53 MB; 7,575 x 264: +122 MB);
 # its check adds ~250 per element plus ~8 per element-operation (+25 MB and +2 MB); parsing x costs
@@ -64,15 +64,15 @@ HEAVY_MEMORY_BYTES = 250_000_000  # estimated peak of the heavy requests running
 MAX_HEAVY_QUEUE = 6  # heavy requests waiting; one more is refused at once
 HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
 
-# Small reruns take turns, one at a time in arrival order (explorer.turns): a rerun whose exploration has at most
-# this many elements (x's and the leaves') and operations per element keeps its turn; a larger one gives it up
-# and shares the CPU, so that no small rerun waits behind it. The seed is 6 elements and 4 operations; the presets
+# Small reruns take turns, one at a time in arrival order (explorer.serving.turns): a rerun whose exploration
+# has at most this many elements (x's and the leaves') and operations per element keeps its turn; a larger one gives
+# it up and shares the CPU, so that no small rerun waits behind it. The seed is 6 elements and 4 operations; the presets
 # have at most 10 operations.
 TURN_MAX_ELEMENTS = 2_000
 TURN_MAX_OPERATIONS = 48
 TURN_WAIT_SECONDS = 3.0  # a rerun that waited this long for its turn runs anyway
 
-# Memory held between reruns: every cache shared by the sessions, in bytes as explorer.cache.deep_size
+# Memory held between reruns: every cache shared by the sessions, in bytes as explorer.serving.cache.deep_size
 # counts them (keys, strings, objects, tensor storage). Their sum is the documented total.
 CACHE_BUDGETS = {
     "inputs": 4_000_000,  # the raw texts' digest -> parsed input, so a repeated 1 MB x is parsed once

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .forward import leaf_tensors, run_forward
-from .graph import graph_nodes, plain_dot
-from .language import INPUT_NAME, REDUCTIONS
-from .printing import tensor_repr
-from .tree import Call, Name, Unary, children, reached_by, to_text
+from explorer.engine.dot import graph_nodes, plain_dot
+from explorer.engine.forward import leaf_tensors, run_forward
+from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.printing import tensor_repr
+from explorer.engine.tree import Call, Name, Unary, children, reached_by, to_text
 
 
 # Slots: a cached exploration holds a Node and a Step per graph node, and a dict apiece was a third of the
-# objects Python's collector walks (explorer.limits.CACHE_MAX_ENTRIES).
+# objects Python's collector walks (explorer.engine.limits.CACHE_MAX_ENTRIES).
 @dataclass(frozen=True, slots=True)
 class Node:
     """One grad_fn of the graph, with what it computed."""

@@ -152,7 +152,7 @@ BINARY = {
         "Pow", 4, "{0}**{1}", operator.pow, np.power, operator.pow, "{0}^{{{1}}}", "power",
         right_associative=True,  # 2**3**2 is 2**(3**2)
     ),
-    # torch.matmul, with torch's shape rules (explorer.shapes checks them before any tensor is made).
+    # torch.matmul, with torch's shape rules (explorer.engine.shapes checks them before any tensor is made).
     "@": Operator(
         "MatMult", 2, "{0} @ {1}", operator.matmul, np.matmul, _not_symbolic, r"{0} \, {1}", "matrix product",
     ),

@@ -1,6 +1,6 @@
 """The forward pass: a formula tree evaluated on torch tensors, as the user's Python would.
 
-Constant parts (`2*3`, `sin(pi)`) are folded in numpy float64 (explorer.fold), which turns
+Constant parts (`2*3`, `sin(pi)`) are folded in numpy float64 (explorer.engine.fold), which turns
 overflow into inf instead of raising and never touches Python's unbounded
 integers. Everything that depends on x is a torch operation on tensors, so
 autograd records exactly the graph the notebooks' Python would build.
@@ -8,11 +8,11 @@ autograd records exactly the graph the notebooks' Python would build.
 
 import torch
 
-from .errors import FormulaError
-from .fold import apply_float
-from .language import CALLS, CONSTANTS, INPUT_NAME
-from .shapes import check_work
-from .tree import Call, Lit, Name, Num, fold, operator_row, to_text
+from explorer.engine.errors import FormulaError
+from explorer.engine.fold import apply_float
+from explorer.engine.language import CALLS, CONSTANTS, INPUT_NAME
+from explorer.engine.shapes import check_work
+from explorer.engine.tree import Call, Lit, Name, Num, fold, operator_row, to_text
 
 
 class _OperationFailed(Exception):

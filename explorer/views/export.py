@@ -1,14 +1,14 @@
 """Exports: the example as a PyTorch script or a Jupyter notebook, and the graph as DOT or SVG.
 
 User text is data, never code: both fields go through the parser, and every
-line of the export is generated from the validated tree (explorer.tree) and
+line of the export is generated from the validated tree (explorer.engine.tree) and
 the parsed tensor. Nothing the user typed is pasted into the output.
 
 The script and the notebook share one list of sections, so their code is the
 same: the notebook's code cells, joined, are the script.
 
 The code must print the page's numbers, inf and nan included: constant parts
-are folded in float64 as explorer.forward folds them, written so that Python
+are folded in float64 as explorer.engine.forward folds them, written so that Python
 reads back the same float (a negative zero too), and a constant layer beyond
 float32's range is written as the float32 the page's conversion makes of it.
 """
@@ -22,11 +22,10 @@ import nbformat
 import numpy as np
 from nbformat import v4
 
-from .fold import fold_constant
-from .graph import annotated_dot
-from .language import ATOM_PRECEDENCE, CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
-from .parse import parse_layers, parse_x
-from .tree import (
+from explorer.engine.fold import fold_constant
+from explorer.engine.language import ATOM_PRECEDENCE, CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
+from explorer.engine.parse import parse_layers, parse_x
+from explorer.engine.tree import (
     Binary,
     Call,
     Lit,
@@ -42,6 +41,7 @@ from .tree import (
     reached_by,
     to_text,
 )
+from explorer.views.graph import annotated_dot
 
 # Names the generated code itself uses: a layer called one of these is renamed.
 _SCRIPT_NAMES = frozenset({"torch", "math", "out", "print"})
@@ -110,7 +110,7 @@ def _code_tree(node, names):
     """The tree rewritten into torch's names, ready for to_text.
 
     Constant parts other than plain numbers are folded in float64 first, as
-    explorer.forward does: Python's own arithmetic would raise where numpy
+    explorer.engine.forward does: Python's own arithmetic would raise where numpy
     gives inf or nan (1/0, 1e9**40), and torch.sin(math.pi) is not a tensor call.
     """
 

@@ -22,22 +22,23 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import elements, presets, state
-from .admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, parse_bytes
-from .cache import cached
-from .errors import FormulaError
-from .exploration import prepare, run
-from .export import dot_export, forward_code, notebook_for, script_for, svg_export
-from .graph import fitted
-from .language import REDUCTIONS
-from .memory import collect_after, trim_soon
-from .plot import element_label, tangent_curve, tangent_figure
-from .printing import tensor_repr
-from .symbolic import symbolic_derivation
-from .tree import is_elementwise
-from .turns import TURNS, small_enough
-from .verify import verify
-from .walkthrough import describe, describe_tensors
+from explorer.engine import elements
+from explorer.engine.errors import FormulaError
+from explorer.engine.exploration import prepare, run
+from explorer.engine.language import REDUCTIONS
+from explorer.engine.printing import tensor_repr
+from explorer.engine.tree import is_elementwise
+from explorer.engine.verify import verify
+from explorer.page import presets, state
+from explorer.serving.admission import ADMISSION, ServerBusy, check_bytes, exploration_bytes, parse_bytes
+from explorer.serving.cache import cached
+from explorer.serving.memory import collect_after, trim_soon
+from explorer.serving.turns import TURNS, small_enough
+from explorer.symbolic.client import symbolic_derivation
+from explorer.views.export import dot_export, forward_code, notebook_for, script_for, svg_export
+from explorer.views.graph import fitted
+from explorer.views.plot import element_label, tangent_curve, tangent_figure
+from explorer.views.walkthrough import describe, describe_tensors
 
 # The libraries' ~260k long-lived objects (torch, sympy, plotly, Streamlit) move out of the collector's
 # scans once, here, so a full collection no longer costs ~120 ms while every session waits.

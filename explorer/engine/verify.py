@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import torch
 
-from . import elements, limits
-from .forward import run_forward
-from .language import INPUT_NAME, REDUCTIONS
-from .tree import is_elementwise
+from explorer.engine import elements, limits
+from explorer.engine.forward import run_forward
+from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.tree import is_elementwise
 
 # |autograd - reference| <= weight·ATOL + RTOL·|reference|. float32 keeps ~7 digits and a formula of a few
 # dozen operations loses one or two, so 1e-4 relative leaves a wide margin for rounding, while a wrong
@@ -143,7 +143,7 @@ def _check(reduction, grad, symbolic, differences, weight, most):
 
 
 def sampled_elements(total, most=None):
-    """Indices into explorer.elements' numbering: all of them, or `most` evenly spaced, first and last kept."""
+    """Indices into explorer.engine.elements' numbering: all of them, or `most` evenly spaced, first and last kept."""
     most = limits.MAX_CHECKED_ELEMENTS if most is None else most
     if total <= most:
         return list(range(total))

@@ -13,9 +13,9 @@ import json
 
 import numpy as np
 
-from .derivation import STATUSES, Derivation, LayerMath, ReductionMath
-from .language import BINARY, CALLS, UNARY
-from .tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, fold
+from explorer.engine.language import BINARY, CALLS, UNARY
+from explorer.engine.tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, fold
+from explorer.symbolic.derivation import STATUSES, Derivation, LayerMath, ReductionMath
 
 _FLOAT64 = np.dtype("<f8")
 

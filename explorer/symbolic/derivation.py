@@ -6,7 +6,7 @@ the worker's wire format (explorer/wire.py) needs nothing heavier than numpy.
 
 from dataclasses import dataclass, field
 
-from . import limits
+from explorer.engine import limits
 
 STATUSES = ("ok", "timeout", "too_large", "error", "busy")
 

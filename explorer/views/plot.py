@@ -11,7 +11,7 @@ nan; the curve then shows the element's own term w * f(t), which has the same
 slope, and the title says so.
 
 A program with leaves, @, detach, sum or mean is not elementwise in x: there the
-curve is the whole out as one element of one leaf varies (explorer.elements
+curve is the whole out as one element of one leaf varies (explorer.engine.elements
 numbers them), every sample a forward pass of its own, batched with
 torch.func.vmap, and its slope torch.func.grad of the same function. Every
 detach(...) is held at its value, as autograd sees it, so the tangent touches
@@ -25,10 +25,10 @@ import plotly.io as pio
 import torch
 from plotly.basedatatypes import BaseFigure
 
-from . import elements, limits
-from .forward import run_forward
-from .language import INPUT_NAME, REDUCTIONS
-from .tree import is_elementwise
+from explorer.engine import elements, limits
+from explorer.engine.forward import run_forward
+from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.tree import is_elementwise
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _f_and_slope(program, t):
 
 def tangent_curve(exploration, flat_index, reduction):
     """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` varies: of x, or, for a
-    program with leaves, of the one numbering of explorer.elements."""
+    program with leaves, of the one numbering of explorer.engine.elements."""
     if not is_elementwise(exploration.program):
         return _leaf_curve(exploration, flat_index, reduction)
     x, program = exploration.x, exploration.program

@@ -1,6 +1,6 @@
 """Warm sympy workers, shared fairly between the sessions of the one Streamlit process.
 
-A Pool keeps `size` worker processes (`python -m explorer.symbolic_worker`,
+A Pool keeps `size` worker processes (`python -m explorer.symbolic.worker`,
 started with subprocess, talking one line of JSON each way over their
 stdin and stdout). Each serves request after request, and stops a slow one
 itself (an alarm). One that still has not answered when `run`'s time is up
@@ -13,7 +13,7 @@ three workers, two sessions sending one trap after another each hold one
 worker at most, and a third session still finds one.
 
 The pool moves bytes and knows nothing of sympy: `run` gives back an
-Outcome, and explorer.symbolic turns it into a Derivation.
+Outcome, and explorer.symbolic.client turns it into a Derivation.
 """
 
 import atexit
@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the explorer package
-_COMMAND = (sys.executable, "-m", "explorer.symbolic_worker")
+_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the explorer package
+_COMMAND = (sys.executable, "-m", "explorer.symbolic.worker")
 # One thread each for BLAS and OpenMP: the worker's arrays are small, and each thread of OpenBLAS
 # reserves address space that would count against the worker's RLIMIT_AS.
 _THREADS = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .language import ATOM_PRECEDENCE, BINARY, FUNCTIONS, INPUT_NAME, UNARY
+from explorer.engine.language import ATOM_PRECEDENCE, BINARY, FUNCTIONS, INPUT_NAME, UNARY
 
 
 @dataclass(frozen=True)

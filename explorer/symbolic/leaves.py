@@ -15,11 +15,12 @@ It runs in the symbolic worker, under its time and memory budgets; no torch.
 import numpy as np
 import sympy
 
-from . import limits
-from .derivation import Derivation, LayerMath, ReductionMath
-from .fold import fold_constant
-from .language import BINARY, CONSTANTS, INPUT_NAME, REDUCTIONS, name_latex
-from .tree import Call, Lit, Name, Num, Unary, fold, names_used
+from explorer.engine import limits
+from explorer.engine.fold import fold_constant
+from explorer.engine.language import BINARY, CONSTANTS, INPUT_NAME, REDUCTIONS, name_latex
+from explorer.engine.tree import Call, Lit, Name, Num, Unary, fold, names_used
+from explorer.symbolic.derivation import Derivation, LayerMath, ReductionMath
+from explorer.symbolic.sympy_tree import capped, check_built, exact_number, readable, sympy_call
 
 
 class TooManyElements(Exception):
@@ -59,13 +60,11 @@ def _at(expr, values):
 
 def _evaluate(node, env, values, checks):
     """A tree as sympy: a scalar expression, or an object array shaped as torch would shape the tensor."""
-    from .symbolic import _call, _number  # the same numbers and functions as the elementwise derivation
-
     def leaf(node):
         if isinstance(node, Num):
-            return _number(node.value)
+            return exact_number(node.value)
         if isinstance(node, Lit):
-            return np.array([_number(v) for v in node.values], dtype=object).reshape(node.shape)
+            return np.array([exact_number(v) for v in node.values], dtype=object).reshape(node.shape)
         if isinstance(node, Name) and node.id in CONSTANTS:
             return CONSTANTS[node.id].sympy(sympy)
         return env[node.id]
@@ -76,8 +75,8 @@ def _evaluate(node, env, values, checks):
                 total = sympy.Add(*_array(args[0]).flat)
                 return total / _array(args[0]).size if node.fn == "mean" else total
             if node.fn == "detach":  # held at its value: no derivative flows through
-                return _elementwise(lambda e: _number(_at(e, values)), args[0])
-            return _elementwise(lambda e: checks(_call(node.fn, e)), args[0])
+                return _elementwise(lambda e: exact_number(_at(e, values)), args[0])
+            return _elementwise(lambda e: checks(sympy_call(node.fn, e)), args[0])
         if isinstance(node, Unary):
             return -args[0] if node.op == "-" else args[0]
         if node.op == "@":
@@ -106,8 +105,6 @@ def _jacobian(layer, inputs):
 
 def describe_leaves(program, x_values):
     """Derivation for a program with leaves: each layer's formula and Jacobians, and ∂out/∂(every element)."""
-    from .symbolic import _capped, _check_built, readable
-
     x_values = np.asarray(x_values, dtype=np.float64)
     leaves = {INPUT_NAME: (x_values.shape, x_values.flatten().tolist())}
     leaves.update({leaf.name: (leaf.shape, list(leaf.values)) for leaf in program.leaves})
@@ -127,8 +124,8 @@ def describe_leaves(program, x_values):
     direct = dict(in_leaves)  # each name as the symbols the next layers read
     layers = []
     for layer in program.layers:
-        formula = _evaluate(layer.expr, direct, values, _check_built)
-        substituted = _evaluate(layer.expr, in_leaves, values, _check_built)
+        formula = _evaluate(layer.expr, direct, values, check_built)
+        substituted = _evaluate(layer.expr, in_leaves, values, check_built)
         if fold_constant(layer.expr) is not None:  # a constant layer is shaped like x, as in the forward pass
             formula = substituted = np.full(x_values.shape, formula, dtype=object)
         symbols, latex = _symbols(layer.name, _array(formula).shape)
@@ -136,11 +133,11 @@ def describe_leaves(program, x_values):
         inputs = [name for name in names_used(layer.expr) if name in direct]
         local = tuple(
             rf"\frac{{\partial {name_latex(layer.name)}}}{{\partial {name_latex(name)}}} = "
-            + _capped(sympy.latex(readable_matrix(_jacobian(formula, direct[name]), readable), symbol_names=names))
+            + capped(sympy.latex(readable_matrix(_jacobian(formula, direct[name]), readable), symbol_names=names))
             for name in inputs
         )
         text = f"{_matrix_latex(symbols, names)} = {_matrix_latex(formula, names)}"
-        layers.append(LayerMath(layer.name, _capped(text), local, local[0] if local else "", ""))
+        layers.append(LayerMath(layer.name, capped(text), local, local[0] if local else "", ""))
         direct[layer.name] = symbols
         in_leaves[layer.name] = _array(substituted)
         leaf_values = {symbol: values[symbol] for symbol in order}
@@ -156,7 +153,7 @@ def describe_leaves(program, x_values):
             number = float(derivative.xreplace(values).evalf())
             numbers.append(number)
             rows.append(rf"\frac{{\partial\,\mathrm{{out}}}}{{\partial {names[symbol]}}} &= {number:.6g}")
-        latex = _capped(r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}")
+        latex = capped(r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}")
         array = np.array(numbers, dtype=np.float64)
         array.setflags(write=False)
         reductions[reduction] = ReductionMath(reduction, latex, array)

@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from . import limits
+from explorer.engine import limits
 
 
 class ServerBusy(Exception):

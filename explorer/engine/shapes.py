@@ -8,10 +8,10 @@ the elementwise operators, torch.matmul's for `@`.
 
 from math import prod
 
-from . import limits
-from .errors import FormulaError
-from .language import CONSTANTS, FUNCTIONS, INPUT_NAME
-from .tree import Binary, Call, Lit, Name, Num, fold, to_text
+from explorer.engine import limits
+from explorer.engine.errors import FormulaError
+from explorer.engine.language import CONSTANTS, FUNCTIONS, INPUT_NAME
+from explorer.engine.tree import Binary, Call, Lit, Name, Num, fold, to_text
 
 _SCALAR = ()
 

@@ -20,8 +20,8 @@ from dataclasses import fields, is_dataclass
 
 import numpy as np
 
-from . import limits
-from .turns import TURNS
+from explorer.engine import limits
+from explorer.serving.turns import TURNS
 
 _ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None))
 

@@ -4,7 +4,7 @@ matmul's output depends on many elements of its inputs."""
 
 from dataclasses import dataclass
 
-from .graph import node_heading, node_title, summary
+from explorer.views.graph import node_heading, node_title, summary
 
 
 @dataclass(frozen=True)

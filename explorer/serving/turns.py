@@ -17,7 +17,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 
-from . import limits
+from explorer.engine import limits
 
 
 def small_enough(elements, operations):

@@ -2,7 +2,7 @@
 
 User text is data, never code: the layers go through `ast.parse` only to get
 a syntax tree, which is walked (iteratively) against a whitelist and turned
-into explorer.tree nodes. Every limit is checked before the work it bounds.
+into explorer.engine.tree nodes. Every limit is checked before the work it bounds.
 """
 
 import ast
@@ -14,18 +14,11 @@ import unicodedata
 
 import torch
 
-from . import limits
-from .errors import FormulaError
-from .fold import fold_constant
-from .language import (
-    BINARY_OPERATORS,
-    CALLS,
-    CONSTANTS,
-    INPUT_NAME,
-    RESERVED_NAMES,
-    UNARY_OPERATORS,
-)
-from .tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, to_text, walk
+from explorer.engine import limits
+from explorer.engine.errors import FormulaError
+from explorer.engine.fold import fold_constant
+from explorer.engine.language import BINARY_OPERATORS, CALLS, CONSTANTS, INPUT_NAME, RESERVED_NAMES, UNARY_OPERATORS
+from explorer.engine.tree import Binary, Call, Layer, Leaf, Lit, Name, Num, Program, Unary, to_text, walk
 
 _BAD_CHARACTER = re.compile(r"[^\t\n\x20-\x7e]")  # ASCII, printable, plus tab and newline
 _CONTROL_NAMES = {

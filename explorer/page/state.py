@@ -15,8 +15,9 @@ handles the two things binding doesn't: the `hide` list and building a link.
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from . import limits, presets
-from .language import REDUCTIONS
+from explorer.engine import limits
+from explorer.engine.language import REDUCTIONS
+from explorer.page import presets
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
 SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "export")

@@ -7,8 +7,8 @@ worker fold constants too, and the worker must not load torch.
 
 import numpy as np
 
-from .language import CALLS, CONSTANTS
-from .tree import Call, Name, Num, fold, operator_row
+from explorer.engine.language import CALLS, CONSTANTS
+from explorer.engine.tree import Call, Name, Num, fold, operator_row
 
 
 def apply_float(node, args):

@@ -1,4 +1,4 @@
-"""The sympy worker process: `python -m explorer.symbolic_worker`, one of the pool in explorer/symbolic_pool.py.
+"""The sympy worker process: `python -m explorer.symbolic.worker`, one of the pool in explorer/symbolic_pool.py.
 
 It reads one request a line on stdin, {"program": tree, "x": array} in the
 form of explorer/wire.py, and writes one derivation a line on stdout. Before
@@ -19,10 +19,11 @@ import resource
 import signal
 import sys
 
-from . import limits, wire
-from .derivation import Derivation, timed_out
-from .symbolic import describe
-from .tree import Binary, Call, Layer, Name, Num, Program
+from explorer.engine import limits
+from explorer.engine.tree import Binary, Call, Layer, Name, Num, Program
+from explorer.symbolic import wire
+from explorer.symbolic.calculus import describe
+from explorer.symbolic.derivation import Derivation, timed_out
 
 _SEED = Program(
     (

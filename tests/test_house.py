@@ -1,0 +1,59 @@
+"""The house: layers as packages (page -> serving -> views -> symbolic -> engine), no import cycles, small rooms.
+
+`make test` runs `lint-imports` on the real tree; these tests show the contract failing on a wrong-way import,
+so a green `lint-imports` means something.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint_imports(root):
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture
+def copy_of_the_house(tmp_path):
+    shutil.copytree(ROOT / "explorer", tmp_path / "explorer", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_layers_hold_in_the_tree():
+    run = _lint_imports(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 kept, 0 broken" in run.stdout
+
+
+@pytest.mark.parametrize("module, wrong_way", [
+    ("engine/tree.py", "from explorer.views import graph"),  # the engine reaching up to a view
+    ("views/plot.py", "from explorer.serving import cache"),  # a view reaching up to serving
+    ("symbolic/calculus.py", "import streamlit"),  # Streamlit below the page
+])
+def test_a_wrong_way_import_breaks_the_contract(copy_of_the_house, module, wrong_way):
+    path = copy_of_the_house / "explorer" / module
+    path.write_text(path.read_text() + f"\n{wrong_way}  # noqa\n")
+    run = _lint_imports(copy_of_the_house)
+    assert run.returncode == 1
+    assert "1 kept, 1 broken" in run.stdout
+
+
+def test_no_module_imports_itself_through_others():
+    graph = grimp.build_graph("explorer")
+    cycles = [
+        (importer, imported)
+        for importer in sorted(graph.modules)
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if graph.chain_exists(importer=imported, imported=importer)
+    ]
+    assert cycles == []
+
