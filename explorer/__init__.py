@@ -3,6 +3,7 @@
     r = explorer.explore("[[1, 2, 3], [3, 2, 1]]", "y = 3*x + 2\\nz = 2*y**2")
     r.output, r.grads["sum"], r.grads["mean"], r.grads["ones_like"], r.dot
     explorer.export_script(x_text, layers_text), explorer.export_notebook(x_text, layers_text)
+    explorer.hessian(r, "sum"), explorer.double_backward_dot(r, "sum"), explorer.train(x_text, layers_text)
 """
 
 import importlib
@@ -16,9 +17,12 @@ _LAZY = {
     "explore": ".engine.exploration",
     "export_notebook": ".views.export",
     "export_script": ".views.export",
+    "hessian": ".engine.second_order",
+    "double_backward_dot": ".engine.second_order",
+    "train": ".engine.training",
 }
 
-__all__ = ["Exploration", "FormulaError", "explore", "export_notebook", "export_script"]
+__all__ = ["FormulaError", *_LAZY]
 
 
 def __getattr__(name):

@@ -31,6 +31,13 @@ MAX_BRACKET_DEPTH = 24  # checked on the raw text, before ast.parse sees it
 # before it, 12 layers of 384 operations on 100,000 elements took 2.7-30 s and
 # 2-2.5 GB.
 MAX_WORK = 2_000_000  # e.g. 100,000 elements and 20 operations, or 7,900 and 252
+# Second order (explorer.engine.second_order): the Hessian has one row per leaf element, x's and the leaves'
+# together, so this many elements is 10,000 entries; each row is one more backward through the graph of
+# backward, so the elements times the program's work also stay within MAX_WORK.
+MAX_HESSIAN_ELEMENTS = 100
+# Training (explorer.engine.training): each step is a forward and a backward pass, and keeps the trained
+# values and their grads; steps times (the work plus the trained elements) stays within MAX_WORK.
+MAX_TRAIN_STEPS = 500
 
 # The check of a program with leaves perturbs one element at a time (two forward passes each): above this
 # many elements, of x and every leaf together, an evenly spaced sample is judged, and the page says so.
