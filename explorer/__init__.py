@@ -3,6 +3,8 @@
     r = explorer.explore("[[1, 2, 3], [3, 2, 1]]", "y = 3*x + 2\\nz = 2*y**2")
     r.output, r.grads["sum"], r.grads["mean"], r.grads["ones_like"], r.dot
     explorer.export_script(x_text, layers_text), explorer.export_notebook(x_text, layers_text)
+    explorer.explore(x_text, layers_text, vector="[[1, 0, -2], [0.5, 3, 0]]").grads["vector"]  # vᵀJ
+    explorer.jacobian(r, "x"), explorer.jvp(r, {"x": u})  # J, shaped z.shape + x.shape; J·u by forward mode
     explorer.hessian(r, "sum"), explorer.double_backward_dot(r, "sum"), explorer.train(x_text, layers_text)
 """
 
@@ -17,6 +19,8 @@ _LAZY = {
     "explore": ".engine.exploration",
     "export_notebook": ".views.export",
     "export_script": ".views.export",
+    "jacobian": ".engine.jacobian",
+    "jvp": ".engine.jacobian",
     "hessian": ".engine.second_order",
     "double_backward_dot": ".engine.second_order",
     "train": ".engine.training",

@@ -1,4 +1,5 @@
-"""The backward pass, three ways, each on its own fresh forward pass so .grad never accumulates.
+"""The backward pass, each way (three, or four with a given vector) on its own fresh forward pass so .grad
+never accumulates.
 
 While the graph is alive we record everything the page shows about it: the
 forward value and subexpression of every grad_fn node, the order in which
@@ -13,7 +14,7 @@ import torch
 
 from explorer.engine.dot import graph_nodes, plain_dot
 from explorer.engine.forward import leaf_tensors, run_forward
-from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
 from explorer.engine.printing import tensor_repr
 from explorer.engine.tree import Call, Name, Unary, children, reached_by, to_text
 
@@ -46,9 +47,9 @@ class Step:
 
 @dataclass(frozen=True)
 class Reduction:
-    name: str  # "sum", "mean" or "ones_like"
+    name: str  # "sum", "mean", "ones_like" or "vector"
     code: str  # the Python that starts backward, with the output's name
-    out: torch.Tensor | None  # the scalar out; None for ones_like
+    out: torch.Tensor | None  # the scalar out; None for ones_like and vector (backward from z itself)
     out_repr: str | None  # as torch prints it: tensor(140., grad_fn=<MeanBackward0>)
     grad: torch.Tensor  # x.grad
     layer_grads: dict  # layer name -> d out / d layer, or None where autograd tracks none
@@ -120,9 +121,10 @@ def _nodes(live, root, layers, subexpressions, leaves):
     return nodes
 
 
-def run_reduction(program, x_values, name):
-    """One fresh forward pass, then backward the way `name` starts it. Returns the Reduction and the
-    forward pass's layers (name -> live tensor), whose values are the same for every way."""
+def run_reduction(program, x_values, name, vector=None):
+    """One fresh forward pass, then backward the way `name` (a row of language.ALL_REDUCTIONS) starts it; the
+    "vector" way seeds `vector`, shaped like the output. Returns the Reduction and the forward pass's layers
+    (name -> live tensor), whose values are the same for every way."""
     x = x_values.clone().requires_grad_(True)
     leaves = {INPUT_NAME: x, **leaf_tensors(program, requires_grad=True)}
     subexpressions, record = _record_subexpressions(program)
@@ -132,12 +134,12 @@ def run_reduction(program, x_values, name):
     for value in layers.values():
         if value.requires_grad:
             value.retain_grad()
-    rule = REDUCTIONS[name]
+    rule = ALL_REDUCTIONS[name]
     root = rule.out(z)
     live = graph_nodes(root)  # the grad_fn nodes, walked once for labels and hooks alike
     nodes = _nodes(live, root, layers, subexpressions, leaves)
     dot = plain_dot(root, leaves, "out" if root is not z else program.output.name)
-    steps = _run_backward(root, z, live, x, subexpressions)
+    steps = _run_backward(root, rule.seed(root, vector), live, x, subexpressions)
     reduction = Reduction(
         name=name,
         code=rule.code.format(z=program.output.name),
@@ -170,8 +172,8 @@ def _node_shape(fn, root, x, subexpressions):
     return recorded[2].shape if recorded is not None else x.shape
 
 
-def _run_backward(root, z, live, x, subexpressions):
-    """Backward with a hook on every node, so the steps come out in autograd's own order."""
+def _run_backward(root, seed, live, x, subexpressions):
+    """root.backward(gradient=seed) with a hook on every node, so the steps come out in autograd's own order."""
     if not root.requires_grad:  # the output depends on no leaf: every gradient is zero
         return ()
     local = {str(id(fn)): _local_derivatives(fn, _node_shape(fn, root, x, subexpressions)) for fn in live}
@@ -185,10 +187,7 @@ def _run_backward(root, z, live, x, subexpressions):
 
     handles = [fn.register_hook(hook_for(fn)) for fn in live]
     try:
-        if root is z:
-            z.backward(gradient=torch.ones_like(z))
-        else:
-            root.backward()
+        root.backward(gradient=seed)
     finally:
         for handle in handles:
             handle.remove()

@@ -4,7 +4,8 @@
 class FormulaError(ValueError):
     """Bad user input, with where it is: `line 2, col 5: unknown name 'q' (known: x, y)`.
 
-    `field` is "x" or "layers"; `line` and `col` count from 1, or are None
+    `field` is the input at fault: "x", "layers", "vector" (explore's gradient vector) or "jacobian" (a leaf
+    name or tangent given to jacobian or jvp). `line` and `col` count from 1, or are None
     when the problem is the whole text (too long, empty). The message is one
     line: line breaks in it (from a library's error text) become spaces.
     """
@@ -17,7 +18,7 @@ class FormulaError(ValueError):
         super().__init__(self._place() + self.message)
 
     def _place(self):
-        where = "x: " if self.field == "x" else ""
+        where = "" if self.field == "layers" else f"{self.field}: "  # a formula's place is its line
         if self.line is not None and self.col is not None:
             where += f"line {self.line}, col {self.col}: "
         elif self.line is not None:

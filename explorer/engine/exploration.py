@@ -1,9 +1,13 @@
-"""The engine's one way in: explore(x_text, layers_text) -> Exploration.
+"""The engine's one way in: explore(x_text, layers_text, vector=None) -> Exploration.
 
 In two steps for callers that cache and schedule: prepare() parses (bounded,
 cheap) and gives the input's canonical key and its work estimate; run() does
 the work. The key is the same for every spelling of one input (spaces, line
 endings, 1 or 1.0), and small however large x is: a digest, not the text.
+
+A `vector` text is the seed of one more way of starting backward, z.backward(gradient=v)
+(language.ALL_REDUCTIONS' "vector"): read by x's rules, shaped exactly like the output, and part of
+the key. Without one, an exploration has the three ways it always had and no "vector" anywhere.
 """
 
 import hashlib
@@ -12,10 +16,11 @@ from dataclasses import dataclass
 import torch
 
 from explorer.engine.backward import run_reduction
-from explorer.engine.language import INPUT_NAME, REDUCTIONS
-from explorer.engine.parse import parse_layers, parse_x
+from explorer.engine.errors import FormulaError
+from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
+from explorer.engine.parse import parse_layers, parse_x, renamed
 from explorer.engine.printing import tensor_repr
-from explorer.engine.shapes import check_work
+from explorer.engine.shapes import check_work, infer
 from explorer.engine.tree import Program, to_text
 
 
@@ -26,7 +31,8 @@ class Prepared:
     program: Program
     x: torch.Tensor  # float32, as parsed
     work: int  # element-operations (a matmul counts m·n·k; shapes.infer): the cost measure of limits.MAX_WORK
-    key: tuple  # (canonical layers text, x's shape, digest of x's values)
+    key: tuple  # (canonical layers text, x's shape, digest of x's values[, "vector", digest of v])
+    vector: torch.Tensor | None = None  # the seed v, float32 and shaped like the output; None: not given
 
     @property
     def elements(self):
@@ -42,14 +48,36 @@ def canonical_layers(program):
     return "\n".join(text for _, text in sorted(lines))
 
 
-def prepare(x_text, layers_text):
-    """Parse both fields and size the work; raises FormulaError, like explore, for any bad input."""
+def _digest(tensor):
+    return hashlib.blake2b(tensor.numpy().tobytes(), digest_size=16).digest()
+
+
+def parse_vector(text, program, x_shape):
+    """The seed v of z.backward(gradient=v): a number or nested list by x's rules (its limits, its messages),
+    of exactly the output's shape (a number for a scalar output). FormulaError (field "vector") otherwise."""
+    try:
+        vector = parse_x(text)
+    except FormulaError as error:
+        raise FormulaError(renamed(error.message, "vector"), field="vector", line=error.line, col=error.col) from None
+    output = program.output.name
+    shape = infer(program, x_shape)[0][output]
+    if tuple(vector.shape) != tuple(shape):
+        number = "" if shape else " (one number)"
+        raise FormulaError(f"shape {tuple(vector.shape)} but the output {output} has shape {tuple(shape)}{number}",
+                           field="vector")
+    return vector
+
+
+def prepare(x_text, layers_text, vector=None):
+    """Parse the fields and size the work; raises FormulaError, like explore, for any bad input."""
     program = parse_layers(layers_text)
     x = parse_x(x_text)
     work = check_work(program, tuple(x.shape))
-    digest = hashlib.blake2b(x.numpy().tobytes(), digest_size=16).digest()
-    key = (canonical_layers(program), tuple(x.shape), digest)
-    return Prepared(program, x, work, key)
+    key = (canonical_layers(program), tuple(x.shape), _digest(x))
+    if vector is not None:
+        vector = parse_vector(vector, program, tuple(x.shape))
+        key += ("vector", _digest(vector))
+    return Prepared(program, x, work, key, vector)
 
 
 @dataclass(frozen=True)
@@ -60,7 +88,8 @@ class Exploration:
     program: Program
     layers: dict  # layer name -> forward value (detached)
     layer_reprs: dict  # layer name -> as torch prints it, grad_fn included
-    reductions: dict  # "sum" / "mean" / "ones_like" -> backward.Reduction
+    reductions: dict  # "sum" / "mean" / "ones_like" (and "vector" when one is given) -> backward.Reduction
+    vector: torch.Tensor | None  # Prepared.vector: the seed of reductions["vector"], or None
     warnings: tuple  # plain sentences about inf and nan
 
     @property
@@ -140,21 +169,24 @@ def _non_finite_warnings(program, layers, reductions):
     return tuple(found)
 
 
-def explore(x_text, layers_text):
-    """Parse both fields, run the forward pass, and backward in all three ways.
+def explore(x_text, layers_text, vector=None):
+    """Parse both fields, run the forward pass, and backward in all three ways, and a fourth,
+    z.backward(gradient=v), when a `vector` text gives v.
 
     Raises FormulaError (a ValueError) for any bad input, before doing the
     work the input would cost.
     """
-    return run(prepare(x_text, layers_text))
+    return run(prepare(x_text, layers_text, vector))
 
 
 def run(prepared):
-    """The exploration of a prepared input: the forward pass, and backward in all three ways."""
-    program, x_values = prepared.program, prepared.x
+    """The exploration of a prepared input: the forward pass, and backward in every way it has."""
+    program, x_values, vector = prepared.program, prepared.x, prepared.vector
     reductions, forward = {}, None
-    for name in REDUCTIONS:  # each on its own forward pass, so x.grad never accumulates
-        reductions[name], layers = run_reduction(program, x_values, name)
+    for name, rule in ALL_REDUCTIONS.items():  # each on its own forward pass, so x.grad never accumulates
+        if rule.given and vector is None:
+            continue
+        reductions[name], layers = run_reduction(program, x_values, name, vector)
         forward = layers if forward is None else forward  # every pass computes the same values: keep one
     names = program.names
     layers = {name: forward[name].detach().clone() for name in names}
@@ -166,5 +198,6 @@ def run(prepared):
         layers=layers,
         layer_reprs={name: tensor_repr(forward[name]) for name in names},
         reductions=reductions,
+        vector=vector,
         warnings=_non_finite_warnings(program, layers, reductions),
     )

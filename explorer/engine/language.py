@@ -170,26 +170,48 @@ UNARY_OPERATORS = {row.ast: symbol for symbol, row in UNARY.items()}
 
 @dataclass(frozen=True)
 class ReductionRule:
-    """One way of starting backward from the output layer z."""
+    """One way of starting backward from the output layer z.
 
-    code: str  # as the notebooks write it; {z} is the output layer's name
+    Every way is a vector-Jacobian product: backward carries a seed v (shaped like z) back through J, and
+    each leaf's .grad is vᵀJ. sum and ones_like seed ones, mean 1/N, and "vector" the caller's own v.
+    """
+
+    code: str  # as the notebooks write it; {z} is the output layer's name, v the given vector
     scalar: str | None  # the tensor method that makes the scalar out ("sum", "mean"); None: backward from z itself
     divides: bool  # out divides by z's element count N, so d out / d z_i is 1/N
+    given: bool = False  # the seed is a vector the caller gives (explore's `vector`), not ones
 
     def weight(self, count):
-        """d out / d z_i, exactly: 1/N for mean over N elements, 1 for sum and for ones_like's seed of ones."""
+        """d out / d z_i, exactly: 1/N for mean over N elements, 1 for sum and for ones_like's seed of ones.
+        A given vector has no one weight: d out / d z_i is v_i."""
+        if self.given:
+            raise ValueError("a given vector weighs each element by its own v_i, not by one number")
         return Fraction(1, max(1, count)) if self.divides else Fraction(1)
 
     def out(self, z):
-        """The tensor backward starts from: the scalar out, or z itself (then seeded with ones)."""
+        """The tensor backward starts from: the scalar out, or z itself (then seeded with ones or v)."""
         return getattr(z, self.scalar)() if self.scalar else z
 
+    def seed(self, root, vector=None):
+        """The gradient= that backward is called with on `root` (self.out(z)): None for a scalar out, which
+        torch seeds with 1; the given vector; else ones like z."""
+        if self.given:
+            if vector is None:
+                raise ValueError("this way of starting backward needs a vector")
+            return vector
+        return None if self.scalar else root.new_ones(root.shape)
 
-REDUCTIONS = {
+
+# Every way of starting backward, one row each. The first three run for every exploration; a "given" row runs
+# only when its vector is given (explore(..., vector=...)). ones_like is the vector of ones, mean the vector 1/N.
+ALL_REDUCTIONS = {
     "sum": ReductionRule("out = {z}.sum()\nout.backward()", "sum", divides=False),
     "mean": ReductionRule("out = {z}.mean()\nout.backward()", "mean", divides=True),
     "ones_like": ReductionRule("{z}.backward(gradient=torch.ones_like({z}))", None, divides=False),
+    "vector": ReductionRule("{z}.backward(gradient=v)", None, divides=False, given=True),
 }
+# The ways every exploration has: what the views and the page iterate.
+REDUCTIONS = {name: rule for name, rule in ALL_REDUCTIONS.items() if not rule.given}
 
 INPUT_NAME = "x"
 RESERVED_NAMES = frozenset({INPUT_NAME, *CALLS, *CONSTANTS})

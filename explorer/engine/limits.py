@@ -45,6 +45,11 @@ MAX_CHECKED_ELEMENTS = 48
 # The chain rule of a program with leaves gives one sympy symbol to each element: above this many, of x and
 # every leaf together, the page says it is too large to show symbolically.
 MAX_SYMBOLIC_ELEMENTS = 24
+# The Jacobian (explorer.engine.jacobian) of the output by one leaf: output elements times leaf elements, refused
+# above this before any work. torch computes it in min(output, leaf elements) batched passes, one row (backward)
+# or one column (forward mode) each, so at most 100 passes; those passes times the program's work stay within
+# MAX_WORK, as the Hessian's rows do.
+MAX_JACOBIAN_ENTRIES = 10_000
 
 # Numbers in formulas.
 MAX_LITERAL_DIGITS = 20  # digits in one numeric literal, before it is converted

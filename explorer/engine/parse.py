@@ -395,6 +395,11 @@ def _check_matmul_operands(node, line):
             )
 
 
+def renamed(message, what):
+    """An x-field message about another text read by x's rules: "x is ragged" becomes "w is ragged"."""
+    return re.sub(r"\bx (is|has|nests|holds)\b", what + r" \1", message)
+
+
 def _literal(node, line, code, what):
     """A number or a nested list, read by the x field's parser (its limits, its messages), as a float32 tensor."""
     text = ast.get_source_segment(code, node) or ""
@@ -402,7 +407,7 @@ def _literal(node, line, code, what):
         return parse_x(text)
     except FormulaError as error:
         col = node.col_offset + (error.col or 1)
-        message = re.sub(r"\bx (is|has|nests|holds)\b", what + r" \1", error.message)
+        message = renamed(error.message, what)
         raise FormulaError(message, line=line, col=col if error.line in (None, 1) else None) from None
 
 
