@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 REPLICAS ?= 2
 
-.PHONY: run serve test bench lint clean
+.PHONY: run serve test test-fast bench lint clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ test: $(BIN)/.dev
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
+# The tests without a real server, Chromium or a run over ~5 s (the pytest markers in pyproject.toml).
+test-fast: $(BIN)/.dev
+	$(BIN)/python -m pytest -m "not e2e and not slow"
+
 bench: $(BIN)/.dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

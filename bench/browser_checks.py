@@ -8,7 +8,7 @@ in which the whole expected page is there. Playwright's own round trips are not 
 import re
 from dataclasses import dataclass
 
-from common import GRAPH_SVG, IDLE, PLOT_SVG, SEED_X
+from bench.common import GRAPH_SVG, IDLE, PLOT_SVG, SEED_X
 
 # Installed before the page loads: stamps every Ctrl+Enter (a capture listener, before the app
 # sees it), the first websocket message sent after it, and the latest message received.

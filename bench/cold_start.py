@@ -7,19 +7,18 @@ idle state, for the floor the echo.
 """
 
 import statistics
-import subprocess
 import time
 
-from browser_checks import app_expectation, floor_expectation, wait_drawn
-from common import (
+from bench.browser_checks import app_expectation, floor_expectation, wait_drawn
+from bench.common import (
     APP,
     FLOOR,
     OUT,
-    ROOT,
     free_port,
     launch_chromium,
     new_page,
     seed_layers,
+    start_streamlit,
     stop,
     streamlit_command,
     wait_healthy,
@@ -33,7 +32,7 @@ def one_start(browser, app, expectation, name):
     url = f"http://127.0.0.1:{port}"
     with open(OUT / f"{name}.log", "w") as log:
         start = time.monotonic()
-        process = subprocess.Popen(streamlit_command(app, port), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = start_streamlit(streamlit_command(app, port), stdout=log)
         try:
             wait_healthy(url, seconds=120)
             healthy = time.monotonic() - start

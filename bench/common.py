@@ -4,19 +4,25 @@ import contextlib
 import itertools
 import math
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-sys.path.insert(0, str(ROOT))
+from tests.harness import (  # noqa: F401 (the bench's modules take these from here)
+    APP,
+    CHROMIUM,
+    CLOUD_ENV,
+    IDLE,
+    ROOT,
+    chromium_missing,
+    free_port,
+    running,
+    start_streamlit,
+    stop,
+    streamlit_command,
+    wait_healthy,
+)
+from tests.harness import launch_chromium as _launch_chromium
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, streamlit_command, wait_healthy  # noqa: E402, F401
-
-APP = ROOT / "streamlit_app.py"
 FLOOR = ROOT / "bench" / "floor_app.py"
 OUT = ROOT / "bench" / "out"  # server logs and profiles; ignored by git
 
@@ -74,31 +80,17 @@ def summary(samples):
 
 @contextlib.contextmanager
 def streamlit_server(app, name, env=None):
-    """A real `streamlit run` of `app` on a free loopback port; yields (url, process). Its log goes to bench/out.
+    """A real `streamlit run` of `app` on a free loopback port, started as `make run` starts it
+    (tests/harness.py); yields (url, process). Its log goes to bench/out.
 
-    `env` adds environment variables (Streamlit reads STREAMLIT_<SECTION>_<OPTION> as config).
+    `env` adds environment variables (Streamlit reads STREAMLIT_<SECTION>_<OPTION> as config;
+    CLOUD_ENV is Community Cloud's forced settings).
     """
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    environment = {**os.environ, **(env or {})}
     with open(OUT / f"{name}.log", "w") as log:
-        command = streamlit_command(app, port)
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url)
-            yield url, process
-        finally:
-            stop(process)
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+        with running(streamlit_command(app, port), port, env=env, stdout=log) as served:
+            yield served
 
 
 def tree_rss_mb(pid):
@@ -126,9 +118,10 @@ def _tree_memory(pid, measure):
 
 
 def launch_chromium(playwright):
-    if not os.path.exists(CHROMIUM):
-        raise RuntimeError(f"no chromium at {CHROMIUM}: apt-get install chromium")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    missing = chromium_missing()
+    if missing:
+        raise RuntimeError(missing)
+    return _launch_chromium(playwright)
 
 
 def new_page(browser, timeout_ms=60_000):

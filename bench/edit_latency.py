@@ -5,9 +5,9 @@ engine runs in full. Cached: edits alternate between two texts the server alread
 The floor app gets the same edits and must only echo them back.
 """
 
-from browser_checks import STAMPS, app_expectation, edit_and_wait, floor_expectation, wait_drawn
-from common import APP, FLOOR, fresh_layers, launch_chromium, new_page, seed_layers, streamlit_server, summary
-from tangent import FrameCounter
+from bench.browser_checks import STAMPS, app_expectation, edit_and_wait, floor_expectation, wait_drawn
+from bench.common import APP, FLOOR, fresh_layers, launch_chromium, new_page, seed_layers, streamlit_server, summary
+from bench.tangent import FrameCounter
 
 PAUSE_MS = 250  # between edits, so each one starts from a settled page
 WARMUP_EDITS = 2
@@ -80,6 +80,6 @@ def run(edits=20, after=None):
 if __name__ == "__main__":
     import json
 
-    import tangent
+    from bench import tangent
 
     print(json.dumps(run(edits=8, after=tangent.measure)))

@@ -23,8 +23,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from browser_checks import STAMPS, app_expectation, edit_and_wait, wait_drawn
-from common import (
+from bench.browser_checks import STAMPS, app_expectation, edit_and_wait, wait_drawn
+from bench.common import (
     APP,
     SEED_X,
     Deadline,
@@ -37,7 +37,7 @@ from common import (
     tree_pss_mb,
     tree_rss_mb,
 )
-from protocol import Session
+from bench.protocol import Session
 
 SESSIONS = 30
 EDIT_EVERY = (2.0, 3.0)  # seconds between one session's edits

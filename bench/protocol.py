@@ -44,20 +44,27 @@ class Run:
 class Session:
     """One browser tab's worth of Streamlit session, over one websocket."""
 
-    def __init__(self, url, timeout=60, link=None, **options):
+    def __init__(self, url, timeout=60, link=None, resume=None, **options):
         """`options` go to websocket.create_connection, e.g. cookie="replica=..." behind deploy/nginx.conf.
 
         `link` (key -> str) is the page's query string as a link opens it, kept on every rerun.
+        `resume` is an earlier Session whose session this one takes over, as the page does when its
+        websocket reconnects (the session id is the third Sec-WebSocket-Protocol entry, after the XSRF token).
         """
         self.page_url = url.rstrip("/") + "/"
         stream = self.page_url.replace("http://", "ws://", 1) + "_stcore/stream"
         self.timeout = timeout
-        self.ws = websocket.create_connection(stream, subprotocols=["streamlit"], timeout=timeout, **options)
+        protocols = ["streamlit", "", resume.session_id] if resume else ["streamlit"]
+        self.ws = websocket.create_connection(stream, subprotocols=protocols, timeout=timeout, **options)
+        self.session_id = None  # the server's, from its new_session message
         self.widget_ids = {}  # user key -> Streamlit's widget id
         self.link = dict(link or {})
         self.query_string = urlencode(self.link)
         self.page_script_hash = ""
         self.cached_hashes = set()
+        if resume:
+            self.widget_ids, self.link = dict(resume.widget_ids), dict(resume.link)
+            self.query_string, self.page_script_hash = resume.query_string, resume.page_script_hash
 
     def close(self):
         self.ws.close()
@@ -118,6 +125,7 @@ class Session:
         kind = message.WhichOneof("type")
         if kind == "new_session":
             self.page_script_hash = message.new_session.page_script_hash
+            self.session_id = message.new_session.initialize.session_id
         elif kind == "page_info_changed":
             self.query_string = message.page_info_changed.query_string
         elif kind == "script_finished":

@@ -28,10 +28,10 @@ import time
 import traceback
 from collections import Counter
 
-from common import APP, SEED_X, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
-from protocol import Session
 from websocket import WebSocketTimeoutException
 
+from bench.common import APP, SEED_X, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
+from bench.protocol import Session
 from explorer.engine import limits
 
 MB = 2**20

@@ -16,11 +16,9 @@ import sys
 import threading
 import time
 
-import load
-from common import APP, OUT, ROOT, Deadline, stop, streamlit_server, summary, tree_pss_mb, wait_healthy
-
-sys.path.insert(0, str(ROOT / "deploy"))
-import serve  # noqa: E402
+from bench import load
+from bench.common import APP, OUT, ROOT, Deadline, stop, streamlit_server, summary, tree_pss_mb, wait_healthy
+from deploy import serve
 
 SESSIONS = 60
 REPLICAS = 2

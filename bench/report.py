@@ -6,7 +6,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 
-from common import ROOT
+from bench.common import ROOT
 
 
 def machine():
@@ -172,7 +172,7 @@ def slope(pattern):
 
 def memory_ok(pattern, cache_mb):
     """Growth within the documented cache total + 50 MB, and a flat last half: (verdict, limit)."""
-    from public import FLAT_MB_PER_100, MEMORY_SLACK_MB
+    from bench.public import FLAT_MB_PER_100, MEMORY_SLACK_MB
 
     limit = cache_mb + MEMORY_SLACK_MB
     grew, slope = at_most(pattern["growth_mb"], limit), at_most(pattern["slope_mb_per_100"], FLAT_MB_PER_100)
@@ -189,7 +189,7 @@ def public_rows(public):
 
 
 def memory_rows(memory):
-    from public import FLAT_MB_PER_100
+    from bench.public import FLAT_MB_PER_100
 
     rows = []
     for key, label in PATTERNS.items():
@@ -206,7 +206,7 @@ def memory_rows(memory):
 
 
 def fairness_rows(fair):
-    from public import FAIR_SECONDS
+    from bench.public import FAIR_SECONDS
 
     return [("Public: symbolic fairness, victim's derivations shown within "
              f"{FAIR_SECONDS:g} s while two sessions send traps", "all, 0 busy",
@@ -217,7 +217,7 @@ def fairness_rows(fair):
 
 
 def burst_rows(burst):
-    from public import BURST_PEAK_MB, SETTLED_MB, VICTIM_MAX_MS, VICTIM_P95_MS
+    from bench.public import BURST_PEAK_MB, SETTLED_MB, VICTIM_MAX_MS, VICTIM_P95_MS
 
     idle, victim = burst["idle_mb"], burst["victim"]
     return [

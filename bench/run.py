@@ -1,9 +1,11 @@
 """`make bench`: every measure in one run; prints the headline table and writes BENCHMARKS.md.
 
-    bench/run.py            the full run (about 5 minutes on 2 cores), writes BENCHMARKS.md
-    bench/run.py --quick    a short version of everything (a smoke test), writes bench/out/BENCHMARKS.quick.md
-    bench/run.py --only load,scale    some sections only (no BENCHMARKS.md)
-    bench/run.py --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
+    python -m bench.run            the full run (about 5 minutes on 2 cores), writes BENCHMARKS.md
+    python -m bench.run --quick    a short version of everything (a smoke test), writes bench/out/BENCHMARKS.quick.md
+    python -m bench.run --only load,scale    some sections only (no BENCHMARKS.md)
+    python -m bench.run --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
+
+Run it from the repo root: the servers it starts read the repo's .streamlit/config.toml (tests/harness.py).
 
 BENCH_LOAD_SECONDS sets the classroom and replica tests' length (default 60; 10 with --quick).
 Raw results go to bench/out/results*.json; bench/ANALYSIS.md (the written analysis of
@@ -13,24 +15,22 @@ the misses) is appended to BENCHMARKS.md.
 import argparse
 import json
 import os
-import sys
 import time
 import traceback
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import cold_start  # noqa: E402
-import edit_latency  # noqa: E402
-import load  # noqa: E402
-import public  # noqa: E402
-import replicas  # noqa: E402
-import report  # noqa: E402
-import scale  # noqa: E402
-import server_profile  # noqa: E402
-import server_time  # noqa: E402
-import tangent  # noqa: E402
-from common import APP, OUT, ROOT, CpuWatch  # noqa: E402
+from bench import (
+    cold_start,
+    edit_latency,
+    load,
+    public,
+    replicas,
+    report,
+    scale,
+    server_profile,
+    server_time,
+    tangent,
+)
+from bench.common import APP, OUT, ROOT, CpuWatch
 
 
 def settings(quick):

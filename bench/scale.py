@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-from common import APP, ROOT, seed_layers, streamlit_server, unseen
-from protocol import Session
+from bench.common import APP, ROOT, seed_layers, streamlit_server, unseen
+from bench.protocol import Session
 
 SIZES = (10, 1_000, 3_000, 10_000, 30_000, 100_000)
 LAYERS = seed_layers(2)
@@ -102,7 +102,7 @@ def measure_one(n, repeats):
 
 
 def in_subprocess(n, repeats):
-    command = [sys.executable, __file__, "--one", str(n), str(repeats)]
+    command = [sys.executable, "-m", "bench.scale", "--one", str(n), str(repeats)]  # from ROOT: imports bench, explorer
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"scale worker for n={n} failed:\n{done.stderr[-2000:]}")
@@ -158,7 +158,6 @@ def run(repeats=3):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        sys.path.insert(0, str(ROOT))
         print(json.dumps(measure_one(int(sys.argv[2]), int(sys.argv[3]))))
     else:
         print(json.dumps(run(repeats=2), indent=1))

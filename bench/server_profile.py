@@ -14,8 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import OUT, SEED_X, fresh_layers, streamlit_server
-from protocol import Session
+from bench.common import OUT, SEED_X, fresh_layers, streamlit_server
+from bench.protocol import Session
 
 RATE = 200  # samples a second
 GC_FRAME = "ScriptRunner._on_script_finished "  # its gc.collect(2) is C code: this is the leaf frame
@@ -130,6 +130,6 @@ def run(app, name, seconds=12, env=None, cached=False):
 if __name__ == "__main__":
     import json
 
-    from common import APP
+    from bench.common import APP
 
     print(json.dumps(run(APP, "app", seconds=8), indent=1))

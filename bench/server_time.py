@@ -17,8 +17,8 @@ previous script thread, which a person's edits, seconds apart, never hit.
 import statistics
 import time
 
-from common import APP, FLOOR, streamlit_server, unseen
-from protocol import Session
+from bench.common import APP, FLOOR, streamlit_server, unseen
+from bench.protocol import Session
 
 PAUSE = 0.3
 

@@ -7,7 +7,7 @@ plotly_update event (plotly_restyle for figures made before the title followed);
 are counted over the same clicks, and must stay at zero.
 """
 
-from common import summary
+from bench.common import summary
 
 # Stamps mousedowns and Plotly restyles on the (first) chart in the page.
 LISTEN = """() => {

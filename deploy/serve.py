@@ -91,10 +91,10 @@ def _is_free(port):
 
 
 def replica_command(port):
+    """`make run`'s command on a loopback port: every other setting comes from .streamlit/config.toml (cwd ROOT)."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]
 
 

@@ -1,19 +1,14 @@
 """Admission control through a real `streamlit run`, spoken to as browsers do (Streamlit's websocket protocol)."""
 
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
+from bench.protocol import Session
 from explorer.engine import limits
+from tests.harness import APP, ROOT, served
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-
-from conftest import served  # noqa: E402
-from protocol import Session  # noqa: E402
+pytestmark = pytest.mark.e2e  # real `streamlit run` servers
 
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
 ELEMENTS = 20_000
@@ -35,7 +30,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def real_server():
-    yield from served(ROOT / "streamlit_app.py")
+    yield from served(APP)
 
 
 def send_together(sessions, inputs):

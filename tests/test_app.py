@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from app_page import APP
-from app_page import open_link as run_app
 
 from explorer.page import presets
+from tests.app_page import APP
+from tests.app_page import open_link as run_app
 
 
 def page_code(app):

@@ -3,10 +3,11 @@
 import threading
 import time
 
-from app_page import open_link
-from hostile_corpus import CORPUS
+import pytest
 
 from explorer.engine import limits
+from tests.app_page import open_link
+from tests.hostile_corpus import CORPUS
 
 SEED_X, SEED_LAYERS = "[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2"
 
@@ -33,6 +34,7 @@ def can_travel(text):
 PAGE_CORPUS = [entry for entry in CORPUS if can_travel(entry[1]) and can_travel(entry[2])]
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 def test_every_corpus_input_gives_an_error_or_a_result_never_a_traceback():
     assert len(PAGE_CORPUS) >= len(CORPUS) - 2
     app = new_app()

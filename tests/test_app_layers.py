@@ -2,9 +2,8 @@
 
 import json
 
-from app_page import open_link
-
 from explorer.page import presets
+from tests.app_page import open_link
 
 NEURON = presets.BY_KEY["neuron"]
 

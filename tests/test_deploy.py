@@ -54,6 +54,7 @@ def _run(python, *args, **kwargs):
     return subprocess.run([str(python), *args], capture_output=True, text=True, timeout=300, **kwargs)
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @pytest.mark.skipif(PYTHON_312 is None, reason="no python3.12 on this machine to test Community Cloud's default")
 def test_torchviz_imports_on_python_312_only_with_setuptools(tmp_path):
     venv = tmp_path / "py312"

@@ -78,6 +78,7 @@ def _assert_printed_equal(printed, expected):
     torch.testing.assert_close(printed, expected.to(printed.dtype), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @pytest.mark.parametrize("kind", EXPORTS)
 def test_scalar_seed_prints_63_and_gradient_93(kind):
     stdout = _run(kind, *SEED_SCALAR)
@@ -87,6 +88,7 @@ def test_scalar_seed_prints_63_and_gradient_93(kind):
     assert _printed(stdout, "out (sum):").item() == 63.0
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @pytest.mark.parametrize("kind", EXPORTS)
 def test_two_layer_seed_matches_the_notebooks(kind):
     stdout = _run(kind, *SEED_LAYERS)
@@ -102,6 +104,7 @@ def test_two_layer_seed_matches_the_notebooks(kind):
 @pytest.mark.parametrize(
     "example", [SEED_SCALAR, SEED_LAYERS, ACTIVATIONS, CONSTANT], ids=["scalar", "layers", "activations", "constant"]
 )
+@pytest.mark.slow  # over 5 s (--durations)
 def test_printed_gradients_equal_the_explorers(kind, example):
     stdout = _run(kind, *example)
     result = explore(*example)

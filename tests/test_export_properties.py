@@ -266,6 +266,7 @@ row = st.lists(number, min_size=1, max_size=4).map(lambda v: "[" + ", ".join(v) 
 x_texts = st.one_of(number, row, st.lists(row, min_size=1, max_size=2).map(lambda v: "[" + ", ".join(v) + "]"))
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @settings(max_examples=200, deadline=None)
 @given(x_text=x_texts, layers_text=programs())
 def test_exported_script_prints_exactly_the_pages_numbers(run_code, x_text, layers_text):

@@ -141,6 +141,7 @@ def small_arrays(draw):
     return values.reshape(shape)
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @settings(max_examples=1500, deadline=None)
 @given(small_arrays())
 def test_small_array_text_is_numpys_text(array):

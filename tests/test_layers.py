@@ -258,6 +258,7 @@ def test_step_through_shows_a_leaf_used_twice_accumulating():
     assert {source for source, _ in w_step.arrivals} == {"y", "h"}
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 def test_chain_rule_gives_one_symbol_per_element_and_the_lecture_numbers():
     from explorer.symbolic.calculus import describe
     from explorer.symbolic.client import symbolic_derivation

@@ -1,9 +1,8 @@
 """Sections that are not always needed are lazy: closed, they do no work and send nothing; a link opens them."""
 
 
-from app_page import open_link as run_app
-
 import explorer.page.ui
+from tests.app_page import open_link as run_app
 
 
 def count_calls(monkeypatch, name):

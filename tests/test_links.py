@@ -4,9 +4,9 @@ import json
 import re
 
 import pytest
-from app_page import open_link
 
 from explorer.page import presets
+from tests.app_page import open_link
 
 ONES = "[" + ",".join(["1"] * 100) + "]"
 COUNTING = "[" + ",".join(str(i) for i in range(100)) + "]"  # x[i] = i

@@ -6,9 +6,9 @@ import time
 import weakref
 
 import pytest
-from app_page import open_link
 
 from explorer.serving import memory
+from tests.app_page import open_link
 
 glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc's malloc_trim is what is tested")
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from app_page import open_link
 
 from explorer import explore
 from explorer.views.plot import tangent_curve, tangent_figure
+from tests.app_page import open_link
 
 
 def test_each_slider_step_carries_its_own_slope_in_the_title():

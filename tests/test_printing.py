@@ -223,6 +223,7 @@ DTYPES = st.sampled_from([torch.float32, torch.float64])
 PROPERTY = settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @PROPERTY
 @given(shape=shapes(), data=st.data(), dtype=DTYPES, how=AUTOGRAD)
 def test_small_tensors_print_as_torch_does(shape, data, dtype, how):
@@ -241,6 +242,7 @@ def test_small_tensors_print_as_torch_does(shape, data, dtype, how):
     dtype=DTYPES,
     how=AUTOGRAD,
 )
+@pytest.mark.slow  # over 5 s (--durations)
 def test_long_rows_wrap_as_torch_does(pool, leading, data, order, dtype, how):
     """Rows up to the threshold, at each depth (so each indent): line wrapping with every width. Values
     come from a small drawn pool, placed in a drawn order: hypothesis cannot draw a thousand floats."""

@@ -159,6 +159,7 @@ def programs(draw):
     return "\n".join(lines)
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 @FAST
 @given(layers=programs(), values=st.lists(st.floats(-1, 1, allow_subnormal=False), min_size=1, max_size=4))
 def test_gradients_match_float64_finite_differences(layers, values):

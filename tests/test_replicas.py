@@ -13,17 +13,15 @@ import time
 import urllib.error
 import urllib.request
 from http.cookies import SimpleCookie
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "deploy"))
+from bench.protocol import Session
+from deploy import serve
+from tests.harness import ROOT
 
-import serve  # noqa: E402
-from protocol import Session  # noqa: E402
+pytestmark = pytest.mark.e2e  # real `streamlit run` replicas behind nginx
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"

@@ -2,9 +2,8 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from app_page import open_link
-
 from explorer.page import presets, state
+from tests.app_page import open_link
 
 
 def sidebar_link(app):

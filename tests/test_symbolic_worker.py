@@ -166,6 +166,7 @@ def test_a_slow_formula_is_interrupted_and_the_worker_serves_the_next(worker):
 # ---------------------------------------------------------------- the shared pool, through symbolic_derivation
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 def test_values_are_read_only_arrays_shaped_like_x():
     derivation = symbolic_derivation(parse_layers(SEED_LAYERS), np.array(SEED_X), owner="test-shape")
     mean = derivation.reductions["mean"].values
@@ -270,6 +271,7 @@ def test_owners_take_turns_rather_than_first_come_first_served():
     assert FakeWorker.served == [b"a1", b"a2", b"b1", b"c1", b"a3"]  # first come first served: a1 a2 a3 b1 c1
 
 
+@pytest.mark.slow  # over 5 s (--durations)
 def test_an_owner_runs_one_job_at_a_time_even_with_idle_workers():
     FakeWorker.served, FakeWorker.release = [], threading.Event()
     pool = Pool(2, 10, start=FakeWorker)

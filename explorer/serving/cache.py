@@ -190,3 +190,9 @@ def cached(name, key, compute, keep=None):
 
 def total_bytes():
     return sum(cache.total_bytes for cache in CACHES.values())
+
+
+def clear():
+    """Empty every shared cache (the tests start each test from empty caches)."""
+    for cache in CACHES.values():
+        cache.clear()

@@ -8,9 +8,9 @@ import math
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import open_app
 
 from bench.protocol import FINISHED, Session
+from tests.harness import open_app
 
 ONES = "[" + ",".join(["1"] * 100) + "]"  # more elements than the element menu holds: the flat-index box shows
 

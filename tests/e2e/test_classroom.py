@@ -11,7 +11,8 @@ import sys
 from urllib.parse import urlencode
 
 import pytest
-from conftest import screenshot, wait_idle, wait_text
+
+from tests.harness import screenshot, wait_idle, wait_text
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 PLOT = '[data-testid="stPlotlyChart"]'

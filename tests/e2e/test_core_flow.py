@@ -1,6 +1,6 @@
 """The two-layer seed as a person sees it in Chromium: the graph, the plot and the numbers."""
 
-from conftest import open_app, screenshot, wait_idle, wait_text
+from tests.harness import open_app, screenshot, wait_idle, wait_text
 
 
 def graph_text(page):

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from conftest import open_app, screenshot, wait_idle, wait_text
+from tests.harness import open_app, screenshot, wait_idle, wait_text
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 

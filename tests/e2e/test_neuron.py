@@ -3,9 +3,8 @@ and choosing w[0] moves the tangent, whose slope reads w.grad[0] = 1."""
 
 from urllib.parse import urlencode
 
-from conftest import screenshot, wait_idle, wait_text
-
 from explorer.page import presets
+from tests.harness import screenshot, wait_idle, wait_text
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 NEURON = presets.BY_KEY["neuron"]

@@ -9,9 +9,9 @@ mode enlarging the whole page (#12).
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import screenshot, wait_idle, wait_text
 
 from explorer.page import presets
+from tests.harness import screenshot, wait_idle, wait_text
 
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 STEP_TEXT = '.st-key-backward_step ~ div [data-testid="stCode"], [data-testid="stCode"]:has-text("step ")'
