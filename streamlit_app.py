@@ -1,72 +1,76 @@
 """Autograd graph explorer: type x and layer formulas, see PyTorch's backward pass.
 
-Layout and wiring only; everything computed lives in explorer/. Sections that are
-not always needed are lazy: a closed tab or expander runs nothing and sends nothing.
+The picture frame: it lays the page out and hands each section its inputs; everything computed lives in
+explorer/ (explorer.page draws, explorer.serving caches and admits, below them the views and the engine).
+Sections that are not always needed are lazy: a closed tab or expander runs nothing and sends nothing.
 """
 
 import streamlit as st
 import torch
 
-from explorer.page import ui
+from explorer.page import checks, common, editor, pass_view, session, values
+from explorer.serving import facade
 
 # Sessions are threads of one process on a small machine: one torch thread each beats two fighting
 # over two cores (measured 3-30x slower under contention).
 torch.set_num_threads(1)
+facade.start()  # once per process: the collector's freeze, the memory threads, the warm sympy workers
 
 
 def page():
     presenting = st.query_params.get("present") == "true"
     st.set_page_config(
         page_title="Autograd graph explorer",
-        page_icon=ui.PAGE_ICON,
+        page_icon=common.PAGE_ICON,
         layout="wide",
         initial_sidebar_state="collapsed" if presenting else "auto",
     )
-    ui.init_state()
-    view = ui.view_options()
+    session.init_state()
+    view = session.view_options()
 
     if not view.present:  # a projector needs the room: the browser's tab still names the page
         st.title("Autograd graph explorer")
         st.caption("Type an input tensor x and a chain of layers. See the graph PyTorch builds, and x.grad three ways.")
 
-    controls, graph_area = ui.main_columns(view)
+    controls, graph_area = common.main_columns(view)
     with controls:
-        x_text, layers_text = ui.editor(view)
-        result = ui.compute(x_text, layers_text)
+        x_text, layers_text = editor.editor(view)
+        result = editor.compute(x_text, layers_text)
         if result is not None:
-            reduction, element = ui.choose_view(result, view.present)
+            selection = session.selection(result)
+            pass_view.choose_view(result, selection, view.present)
             if view.shows("steps"):
-                ui.step_through(result, reduction, element)
+                pass_view.step_through(result, selection)
             if view.present and view.shows("plot"):  # a projector: the plot under the step, beside the graph
-                ui.tangent(result, reduction, element, present=True)
+                pass_view.tangent(result, selection, present=True)
 
     if result is not None:
         if graph_area is not None:
             with graph_area:
-                ui.autograd_graph(result, reduction, element, view.present)
+                pass_view.autograd_graph(result, selection, view.present)
         below = ("grads" if view.shows("grads") else "forward",) if view.present else ("plot", "grads")
-        for column, section in ui.row(view, below):
+        for column, section in common.row(view, below):
             with column:
                 if section == "plot":
-                    ui.tangent(result, reduction, element)
+                    pass_view.tangent(result, selection)
                 else:
-                    ui.values(result, reduction, view)
+                    values.values(result, selection, view)
         if view.shows("chain"):
-            with ui.lazy_section("The chain rule, worked out", "chain") as chain:
+            with common.lazy_section("The chain rule, worked out", "chain") as chain:
                 if chain.open:
-                    ui.chain_rule(result, ui.derivation_for(result), reduction, element)
+                    checks.chain_rule(result, facade.derivation(result, session.session_id()), selection)
         if view.shows("verify"):
-            with ui.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
+            with common.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
                 if check.open:
-                    ui.verification(result, ui.derivation_for(result))
+                    checks.verification(result, facade.derivation(result, session.session_id()))
         if view.shows("export"):
-            with ui.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
+            with common.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
                 if export.open:
-                    ui.exports(result)
+                    checks.exports(result, selection)
 
-    ui.share_link(view)
+    session.share_link(view)
 
 
 # Small reruns run one at a time, in arrival order: with one GIL, sessions computing at once all finish late.
-with ui.turn():
+with facade.turn():
     page()

@@ -2,23 +2,45 @@
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from explorer.engine import limits
-from explorer.serving.admission import Admission, ServerBusy, exploration_bytes
+from explorer.engine.cost import Cost, exploration_cost
+from explorer.serving.admission import Admission, ServerBusy
+
+SMALL_BYTES = 10  # in these tests a request of at most this many bytes is in the small lane
 
 
 def gate(**overrides):
-    settings = {"memory_budget": 100, "max_queue": 2, "wait_seconds": 5.0, "small_bytes": 10}
+    settings = {"memory_budget": 100, "max_queue": 2, "wait_seconds": 5.0}
     settings.update(overrides)
     return Admission(**settings)
+
+
+def cost(estimate):
+    return Cost(0, 0, estimate, "small" if estimate <= SMALL_BYTES else "heavy")
+
+
+@contextmanager
+def admit(admission, estimate, on_wait=None):
+    """A request of `estimate` bytes, admitted for the length of a with-block."""
+    reservation = admission.reserve(cost(estimate), on_wait)
+    try:
+        yield
+    finally:
+        reservation.release()
+
+
+def exploration_bytes(elements, operations):
+    return exploration_cost(elements, elements * operations).bytes
 
 
 def hold(admission, work, started, release, outcome):
     """A request that runs until `release` is set; records 'ran' or the refusal."""
     try:
-        with admission.admit(work):
+        with admit(admission, work):
             started.set()
             release.wait(5)
             outcome.append("ran")
@@ -49,7 +71,7 @@ def test_small_requests_run_while_the_heavy_lane_is_full():
     heavy, release, outcome = running_request(admission)
     assert admission.running == 1
     begin = time.monotonic()
-    with admission.admit(5):
+    with admit(admission, 5):
         waited = time.monotonic() - begin
     release.set()
     heavy.join()
@@ -61,7 +83,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
     first, release, outcome = running_request(admission)
     places = []
     threading.Timer(0.7, release.set).start()
-    with admission.admit(10**6, on_wait=places.append):
+    with admit(admission, 10**6, on_wait=places.append):
         assert admission.running == 1  # the first one has finished
     first.join()
     assert places and places[0] == 1 and outcome == ["ran"]  # told at once: one request ahead
@@ -70,7 +92,7 @@ def test_heavy_requests_wait_their_turn_and_are_told_their_place():
 def test_requests_that_fit_the_budget_together_run_together():
     admission = gate(memory_budget=200)
     first, release, outcome = running_request(admission, 100)
-    with admission.admit(100):
+    with admit(admission, 100):
         assert admission.running == 2
     release.set()
     first.join()
@@ -84,7 +106,7 @@ def test_a_full_queue_refuses_at_once_with_a_clear_message():
     time.sleep(0.2)
     begin = time.monotonic()
     with pytest.raises(ServerBusy, match="busy"):
-        with admission.admit(10**6):
+        with admit(admission, 10**6):
             pass
     assert time.monotonic() - begin < 0.1
     release.set()
@@ -97,7 +119,7 @@ def test_a_request_that_waits_too_long_is_refused():
     admission = gate(wait_seconds=0.3)
     running, release, outcome = running_request(admission)
     with pytest.raises(ServerBusy):
-        with admission.admit(10**6):
+        with admit(admission, 10**6):
             pass
     assert admission.waiting == 0  # a refused request leaves the queue
     release.set()
@@ -113,7 +135,7 @@ def test_an_interrupted_wait_leaves_the_queue():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        with admission.admit(10**6, on_wait=interrupt):
+        with admit(admission, 10**6, on_wait=interrupt):
             pass
     assert admission.waiting == 0
     release.set()
@@ -122,24 +144,24 @@ def test_an_interrupted_wait_leaves_the_queue():
 
 def test_with_no_room_to_wait_a_request_still_runs_when_the_lane_is_free():
     admission = gate(max_queue=0)
-    with admission.admit(10**6):
+    with admit(admission, 10**6):
         assert admission.running == 1
         with pytest.raises(ServerBusy):
-            with admission.admit(10**6):
+            with admit(admission, 10**6):
                 pass
 
 
 def test_a_reservation_holds_its_share_until_released_once():
     admission = gate(memory_budget=100)
-    reservation = admission.reserve(80)
+    reservation = admission.reserve(cost(80))
     assert reservation.held and admission.running == 1
     with pytest.raises(ServerBusy):  # 80 + 80 > 100 and no room to wait for it
-        admission.reserve(80, on_wait=lambda place: (_ for _ in ()).throw(ServerBusy("gave up")))
+        admission.reserve(cost(80), on_wait=lambda place: (_ for _ in ()).throw(ServerBusy("gave up")))
     reservation.release()
     reservation.release()  # a second release gives back nothing more
     assert admission.running == 0
-    assert admission.reserve(80).held
+    assert admission.reserve(cost(80)).held
 
 
 def test_a_small_request_reserves_nothing():
-    assert not gate().reserve(5).held
+    assert not gate().reserve(cost(5)).held

@@ -111,12 +111,12 @@ def test_a_hostile_link_shows_an_error_and_no_traceback():
 
 
 def test_a_failing_section_shows_a_short_error_not_a_traceback(monkeypatch):
-    import explorer.page.ui
+    import explorer.page.pass_view
 
     def broken(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(explorer.page.ui, "tangent_figure", broken)
+    monkeypatch.setattr(explorer.page.pass_view, "tangent_figure", broken)
     app = run_app(x="0.125", layers="y = 7*x")  # an input no other test has cached
     assert_clean(app)
     assert any("tangent" in error.value for error in app.error)
@@ -129,7 +129,7 @@ def test_hosting_config_hides_tracebacks():
 
 
 def test_markdown_text_escapes_everything_markdown_and_katex_act_on():
-    from explorer.page.ui import markdown_text
+    from explorer.page.common import markdown_text
 
     hostile = "*bold* _it_ `code` [link](javascript:x) $\\href{x}{y}$ <b>#"
     escaped, shown, i = markdown_text(hostile), [], 0

@@ -1,19 +1,19 @@
 """Sections that are not always needed are lazy: closed, they do no work and send nothing; a link opens them."""
 
 
-import explorer.page.ui
+import explorer.serving.facade
 from tests.app_page import open_link as run_app
 
 
 def count_calls(monkeypatch, name):
     calls = []
-    original = getattr(explorer.page.ui, name)
+    original = getattr(explorer.serving.facade, name)
 
     def counting(*args, **kwargs):
         calls.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(explorer.page.ui, name, counting)
+    monkeypatch.setattr(explorer.serving.facade, name, counting)
     return calls
 
 
@@ -80,7 +80,7 @@ def test_a_section_refused_by_admission_control_says_the_server_is_busy(monkeypa
     def refuse(*args, **kwargs):
         raise ServerBusy("the server is busy with large examples (test); try again in a moment")
 
-    monkeypatch.setattr(explorer.page.ui, "verify", refuse)
+    monkeypatch.setattr(explorer.serving.facade, "verify", refuse)
     app = run_app(x="0.5625", layers="y = 5*x**3", verify="true")
     assert not app.exception and not app.error
     assert any("Server busy" in warning.value for warning in app.warning)

@@ -4,9 +4,10 @@ import threading
 import time
 
 from explorer.engine import limits
-from explorer.page import ui
+from explorer.engine.cost import exploration_cost
+from explorer.serving import facade
 from explorer.serving.cache import BytesBoundedCache
-from explorer.serving.turns import TURNS, Turns, small_enough
+from explorer.serving.turns import TURNS, Turns
 
 
 def holder(turns, ready, release, log, name):
@@ -135,22 +136,29 @@ def test_a_turn_held_too_long_is_waited_for_no_longer_than_the_limit():
     assert 0.15 <= waited < 1.0 and turns.late == 1
 
 
+def small_enough(elements, operations):
+    return exploration_cost(elements, elements * operations).small
+
+
 def test_what_is_small_enough_for_a_turn():
+    """One meaning of small for turns and admission alike: within the turn's elements and operations, and within
+    admission control's small lane in bytes."""
     assert small_enough(6, 4)  # the seed
-    assert small_enough(limits.TURN_MAX_ELEMENTS, limits.TURN_MAX_OPERATIONS)
+    assert small_enough(limits.TURN_MAX_ELEMENTS, 20)
     assert not small_enough(limits.TURN_MAX_ELEMENTS + 1, 1)
     assert not small_enough(1, limits.TURN_MAX_OPERATIONS + 1)  # 12 layers of deep sin chains on a scalar
+    assert not small_enough(limits.TURN_MAX_ELEMENTS, limits.TURN_MAX_OPERATIONS)  # ~6.4 MB: over the small lane
 
 
 def test_large_explorations_give_the_turn_up_and_small_ones_keep_it():
     deep = "\n".join(f"y{i} = " + "sin(" * 9 + ("x" if i == 0 else f"y{i - 1}") + ")" * 9 for i in range(8))
     with TURNS.turn():
-        ui.cached_explore("[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2")
+        facade.explore("[[1., 2, 3], [3, 2, 1]]", "y = 3*x + 2\nz = 2*y**2")
         assert TURNS.holds()
-        ui.cached_explore("0.25", deep)  # 72 operations on one element: a graph of 72 nodes to draw
+        facade.explore("0.25", deep)  # 72 operations on one element: a graph of 72 nodes to draw
         assert not TURNS.holds()
     with TURNS.turn():
-        ui.cached_explore(str([i / 7 for i in range(limits.TURN_MAX_ELEMENTS + 1)]), "y = 3*x")
+        facade.explore(str([i / 7 for i in range(limits.TURN_MAX_ELEMENTS + 1)]), "y = 3*x")
         assert not TURNS.holds()
 
 
@@ -189,5 +197,5 @@ def test_an_exploration_admission_counts_as_heavy_gives_the_turn_up():
     layers = "\n".join(f"y{i} = " + "sin(" * 4 + ("x" if i == 0 else f"y{i - 1}") + ")" * 4 for i in range(10))
     x_text = str([i / 2000 for i in range(limits.TURN_MAX_ELEMENTS)])
     with TURNS.turn():
-        ui.cached_explore(x_text, layers)
+        facade.explore(x_text, layers)
         assert not TURNS.holds()

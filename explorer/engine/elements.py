@@ -5,7 +5,19 @@ declared leaves follow x, in order of declaration. Labels read like the
 user's Python: `x[0, 1]`, `w[1]`, and `b` for a scalar.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of the one numbering: which leaf, where in it, and how the user's Python writes it."""
+
+    index: int  # in the one numbering: x's elements first, then each leaf's
+    leaf: str  # "x", "w"
+    flat: int  # flat index within that leaf
+    label: str  # "x[0, 1]", "w[1]", "b"
 
 
 def label(name, shape, flat_index):
@@ -35,6 +47,12 @@ def locate(exploration, index):
 
 def labels(exploration):
     return [label(name, shape, i) for name, shape, size in _sizes(exploration) for i in range(size)]
+
+
+def element(exploration, index):
+    """The Element at `index` of the one numbering (out of range: x's first)."""
+    name, flat = locate(exploration, index)
+    return Element(index, name, flat, label(name, tuple(exploration.leaves[name].shape), flat))
 
 
 def element_label(exploration, index):

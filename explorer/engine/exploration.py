@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from explorer.engine.backward import run_reduction
+from explorer.engine.cost import exploration_cost
 from explorer.engine.errors import FormulaError
+from explorer.engine.forward import leaf_tensors
 from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
 from explorer.engine.parse import parse_layers, parse_x, renamed
 from explorer.engine.printing import tensor_repr
@@ -35,9 +37,10 @@ class Prepared:
     vector: torch.Tensor | None = None  # the seed v, float32 and shaped like the output; None: not given
 
     @property
-    def elements(self):
-        """The elements of every leaf, x included: what the result holds per element-sized tensor."""
-        return self.x.numel() + sum(leaf.size for leaf in self.program.leaves)
+    def cost(self):
+        """What running it costs: admission control and turns both read this (explorer.engine.cost)."""
+        return exploration_cost(self.x.numel() + sum(leaf.size for leaf in self.program.leaves), self.work,
+                                self.program)
 
 
 def canonical_layers(program):
@@ -91,6 +94,8 @@ class Exploration:
     reductions: dict  # "sum" / "mean" / "ones_like" (and "vector" when one is given) -> backward.Reduction
     vector: torch.Tensor | None  # Prepared.vector: the seed of reductions["vector"], or None
     warnings: tuple  # plain sentences about inf and nan
+    leaves: dict  # every tensor that requires grad, by name, x first: its values as parsed (no grad)
+    cost: object  # explorer.engine.cost.Cost: what computing more views of it costs
 
     @property
     def output(self):
@@ -107,42 +112,13 @@ class Exploration:
         return {name: reduction.leaf_grads for name, reduction in self.reductions.items()}
 
     @property
-    def leaves(self):
-        """Every tensor that requires grad, by name, x first: its values as parsed."""
-        return {INPUT_NAME: self.x, **{leaf.name: _leaf_values(leaf) for leaf in self.program.leaves}}
-
-    @property
     def dot(self):
         """torchviz's DOT source of the output's graph."""
         return self.reductions["ones_like"].dot
 
     @property
-    def nbytes(self):
-        """Bytes held in tensors: what caching this result costs."""
-        return sum(t.nbytes for t in _tensors(self))
-
-    @property
     def scalar_output(self):
         return self.output.numel() == 1
-
-
-def _leaf_values(leaf):
-    return torch.tensor(leaf.values, dtype=torch.float32).reshape(leaf.shape)
-
-
-def _tensors(value):
-    """Every tensor inside a result, however nested in dataclasses, dicts and tuples."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, torch.Tensor):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (tuple, list)):
-            stack.extend(item)
-        elif hasattr(item, "__dataclass_fields__"):
-            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
 
 
 def _first_bad(tensor):
@@ -200,4 +176,6 @@ def run(prepared):
         reductions=reductions,
         vector=vector,
         warnings=_non_finite_warnings(program, layers, reductions),
+        leaves={INPUT_NAME: x_values, **leaf_tensors(program)},
+        cost=prepared.cost,
     )

@@ -11,7 +11,6 @@ import torch
 from explorer.engine.errors import FormulaError
 from explorer.engine.fold import apply_float
 from explorer.engine.language import CALLS, CONSTANTS, INPUT_NAME
-from explorer.engine.shapes import check_work
 from explorer.engine.tree import Call, Lit, Name, Num, fold, operator_row, to_text
 
 
@@ -79,9 +78,11 @@ def _constant_like(x, value):
 
 def run_forward(program, x, record=None, leaves=None, frozen=None):
     """Every tensor by name: x, the leaves (`leaves`, or the declared values without grad) and the layers.
-    A constant layer is a tensor of x's shape. The shape pass runs first: a shape mistake or a program over
-    limits.MAX_WORK is a FormulaError before any tensor is made. `frozen`: see evaluate."""
-    check_work(program, tuple(x.shape))
+    A constant layer is a tensor of x's shape. `frozen`: see evaluate.
+
+    The program must have passed the shape pass for x's shape (explorer.engine.shapes.check_work, which
+    explorer.engine.exploration.prepare runs once per input): shape mistakes and work over limits.MAX_WORK are
+    refused there, before any tensor is made, not again on every pass."""
     env = {INPUT_NAME: x, **(leaf_tensors(program) if leaves is None else leaves)}
     for layer in program.layers:
         try:

@@ -60,6 +60,12 @@ MAX_EXACT_DIGITS = 60  # digits of an exact integer (or a fraction's numerator o
 # The plot: samples along the curve, and values drawn.
 PLOT_SAMPLES = 201
 PLOT_SLIDER_STEPS = 21  # laying out 41 steps cost plotly ~60 ms per redraw
+# A program with leaves is run once per sample (explorer.views.plot): its samples together stay within
+# MAX_CURVE_WORK element-operations (fewer samples, down to MIN_PLOT_SAMPLES, or no plot), and a batched pass
+# holds at most CURVE_CHUNK_BYTES (estimated as admission estimates one pass).
+MIN_PLOT_SAMPLES = 41
+MAX_CURVE_WORK = 100_000_000
+CURVE_CHUNK_BYTES = 32_000_000
 
 # Admission control (explorer.serving.admission): each request's peak memory is estimated from the parsed
 # input before it runs. Measured with one torch thread: an exploration peaks at ~300 bytes per element

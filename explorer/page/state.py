@@ -15,7 +15,8 @@ handles the two things binding doesn't: the `hide` list and building a link.
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from explorer.engine import limits
+from explorer.engine import elements, limits
+from explorer.engine.elements import Element
 from explorer.engine.language import REDUCTIONS
 from explorer.page import presets
 
@@ -174,12 +175,11 @@ def index_within(value, count):
 
 
 def label_within(value, labels):
-    """The position of the element labelled `value`: (position, notice or None); the first if it is not one."""
+    """The position of the element labelled `value`; the first if it is not one. A label that names no element
+    is an earlier choice for another x (after a new example, or x = 1.5): it resets quietly, with no notice."""
     if isinstance(value, str) and value in labels:
         return labels.index(value), None
-    if value in (None, FIELDS["element"].default):
-        return 0, None
-    return 0, f"x has no element {shown(value)}: showing {labels[0]}."
+    return 0, None
 
 
 def step_within(value, steps):
@@ -188,6 +188,47 @@ def step_within(value, steps):
         return whole_number(value, steps), None
     except Rejected as rejected:
         return 0, f"Backward step {shown(value)} {rejected} (this pass has {steps} steps): showing the whole pass."
+
+
+# ---------------------------------------------------------------- the selection
+
+MAX_ELEMENT_CHOICES = 64  # up to this many elements, a list of labels; beyond, a flat index typed as text
+SELECTION_KEYS = ("reduction", "element", "element_index", "backward_step", "plain_graph")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What every section looks at, resolved and checked once per rerun: no section reads the session."""
+
+    reduction: str  # the way backward starts: "sum", "mean", "ones_like"
+    element: Element  # of x or a leaf, in explorer.engine.elements' one numbering
+    step: int  # of the backward pass: 0 for the whole pass, else 1..len(steps)
+    plain: bool  # torchviz's own graph, without the explorer's labels
+    by_label: bool  # the element is chosen from a list of labels (else by its flat index, typed)
+    notices: dict  # key ("element", "backward_step") -> a sentence about a value that named nothing, replaced
+
+    @property
+    def step_index(self):
+        """The current step as an index into the reduction's steps; None for the whole pass."""
+        return self.step - 1 if self.step else None
+
+
+def select(result, values):
+    """The Selection for `result` from the page's current values (widget key -> value, from the session or the
+    link): reduction, element or element_index, backward_step and plain_graph. Never raises."""
+    reduction = values.get("reduction")
+    reduction = reduction if isinstance(reduction, str) and reduction in result.reductions else "sum"
+    count = elements.count(result)
+    by_label = count <= MAX_ELEMENT_CHOICES
+    if by_label:
+        index, element_notice = label_within(values.get("element"), elements.labels(result))
+    else:
+        index, element_notice = index_within(values.get("element_index"), count)
+    step, step_notice = step_within(values.get("backward_step") or 0, len(result.reductions[reduction].steps))
+    plain = values.get("plain_graph") in (True, "true")
+    notices = {"element": element_notice, "backward_step": step_notice}
+    return Selection(reduction, elements.element(result, index), step, plain, by_label,
+                     {key: notice for key, notice in notices.items() if notice})
 
 
 # ---------------------------------------------------------------- links

@@ -1,10 +1,9 @@
 """Admission control: how much heavy work runs at once in the one process every session shares.
 
-Each request's peak memory is estimated before it runs: parsing from the texts'
-length, an exploration and its check from x's elements and the layers'
-operations (the measured rates are in limits). Two lanes:
-
-- small requests (at most limits.SMALL_BYTES) run at once, never behind a heavy one;
+Each request's peak memory is estimated before it runs, in one cost model
+(explorer.engine.cost: parsing from the texts' length, an exploration, its check
+and its plot from the elements and the operations), which also gives its lane:
+- small requests run at once, never behind a heavy one;
 - heavy requests share limits.HEAVY_MEMORY_BYTES: they run together while their
   estimates fit, in arrival order, and wait otherwise. A waiting request is told
   its place in the queue, so the page can say "queued". Past
@@ -17,7 +16,6 @@ on_wait, which draws) before the session's next run can ask for one.
 
 import threading
 import time
-from contextlib import contextmanager
 
 from explorer.engine import limits
 
@@ -26,51 +24,27 @@ class ServerBusy(Exception):
     """Too much heavy work is running or waiting; the message says what to do."""
 
 
-def parse_bytes(x_text, layers_text):
-    return (len(x_text) + len(layers_text)) * limits.PARSE_BYTES_PER_CHAR
-
-
-def exploration_bytes(elements, operations):
-    return elements * (limits.BYTES_PER_ELEMENT + operations * limits.BYTES_PER_ELEMENT_OPERATION)
-
-
-def check_bytes(elements, operations):
-    return elements * (limits.CHECK_BYTES_PER_ELEMENT + operations * limits.CHECK_BYTES_PER_ELEMENT_OPERATION)
-
-
 class Admission:
-    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None, small_bytes=None):
+    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None):
         self.memory_budget = limits.HEAVY_MEMORY_BYTES if memory_budget is None else memory_budget
         self.max_queue = limits.MAX_HEAVY_QUEUE if max_queue is None else max_queue
         self.wait_seconds = limits.HEAVY_WAIT_SECONDS if wait_seconds is None else wait_seconds
-        self.small_bytes = limits.SMALL_BYTES if small_bytes is None else small_bytes
         self._changed = threading.Condition()
         self._queue = []  # tickets waiting, in arrival order
         self._running_bytes = 0
         self.running = 0  # heavy requests running now (for tests and the bench)
 
-    def is_small(self, estimate):
-        return estimate <= self.small_bytes
-
-    def reserve(self, estimate, on_wait=None):
-        """Wait until a request estimated to peak at `estimate` bytes may run, and hold its share of the
-        budget until the returned reservation is released. on_wait(place) is called while it waits, at
-        once and then about every half second, with the number of requests ahead of it; it may raise to
-        give up (a Streamlit rerun does). Raises ServerBusy when the request is refused."""
-        if self.is_small(estimate):
+    def reserve(self, cost, on_wait=None):
+        """Wait until a request of explorer.engine.cost.Cost `cost` may run, and hold its share of the budget
+        (its estimated peak bytes) until the returned reservation is released. A small one runs at once and
+        holds nothing. on_wait(place) is called while it waits, at once and then about every half second,
+        with the number of requests ahead of it; it may raise to give up (a Streamlit rerun does). Raises
+        ServerBusy when the request is refused."""
+        if cost.small:
             return Reservation(self, 0)
-        ticket = _Ticket(min(estimate, self.memory_budget))  # one request alone always fits
+        ticket = _Ticket(max(1, min(cost.bytes, self.memory_budget)))  # one request alone always fits
         self._enter(ticket, on_wait)
         return Reservation(self, ticket.cost)
-
-    @contextmanager
-    def admit(self, estimate, on_wait=None):
-        """reserve() for the length of a with-block."""
-        reservation = self.reserve(estimate, on_wait)
-        try:
-            yield
-        finally:
-            reservation.release()
 
     def _release(self, cost):
         with self._changed:

@@ -47,9 +47,6 @@ def _libc():
 
 
 _LIBC = _libc()
-if _LIBC is not None:
-    _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    _LIBC.mallopt(_M_ARENA_MAX, ARENAS)
 
 
 def release_free_memory():
@@ -80,9 +77,6 @@ def _trim_when_asked():
             release_free_memory()
 
 
-if _LIBC is not None:
-    threading.Thread(target=_trim_when_asked, name="malloc-trim", daemon=True).start()
-
 
 _COLLECT = threading.Event()
 
@@ -112,4 +106,17 @@ def _collect_when_asked():
         time.sleep(COLLECT_EVERY_SECONDS)
 
 
-threading.Thread(target=_collect_when_asked, name="gc-collect", daemon=True).start()
+_STARTED = threading.Event()
+
+
+def start():
+    """Set glibc's malloc up and start the two threads that trim and collect; once per process (later calls do
+    nothing). Until then trim_soon and collect_soon only ask: nothing runs at import."""
+    if _STARTED.is_set():
+        return
+    _STARTED.set()
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        _LIBC.mallopt(_M_ARENA_MAX, ARENAS)
+        threading.Thread(target=_trim_when_asked, name="malloc-trim", daemon=True).start()
+    threading.Thread(target=_collect_when_asked, name="gc-collect", daemon=True).start()

@@ -7,8 +7,8 @@ a shorter tail (bench/ANALYSIS.md has the class's figures).
 
 A rerun gives its turn up while it waits for something that is not the CPU (another
 session computing the same input, the symbolic worker, Graphviz), and takes a new one
-after. Work too large for a turn gives it up for good and shares the CPU as before, so
-a small rerun never queues behind a large one. A turn is waited for at most
+after. Heavy work (explorer.engine.cost, the one model admission reads too) gives it up
+for good and shares the CPU as before, so a small rerun never queues behind a large one. A turn is waited for at most
 limits.TURN_WAIT_SECONDS; past that the rerun runs anyway, as it would without turns.
 """
 
@@ -18,11 +18,6 @@ from collections import deque
 from contextlib import contextmanager
 
 from explorer.engine import limits
-
-
-def small_enough(elements, operations):
-    """Whether an exploration of this size is run in a turn (the rest share the CPU as before)."""
-    return elements <= limits.TURN_MAX_ELEMENTS and operations <= limits.TURN_MAX_OPERATIONS
 
 
 class Turns:

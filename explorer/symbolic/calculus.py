@@ -6,10 +6,10 @@ its local derivatives, and the chain rule summed over every path to x (the
 total derivative), e.g. dz/dx = dz/dy · dy/dx = 4y · 3 = 12(3x + 2). For each
 way of starting backward, d out / d x_i = weight · f'(x_i), with weight 1/N for
 mean, and its value at every element of x. `describe` is the one entry: a
-program with leaves, @, sum, mean or detach takes explorer.symbolic.calculus.leaves'
+program with leaves, @, sum, mean or detach takes explorer.symbolic.leaves'
 road instead, one symbol per element, in the same worker under the same budgets.
 
-It runs in the symbolic worker process (explorer.symbolic.calculus.client), never in the
+It runs in the symbolic worker process (explorer.symbolic.client), never in the
 server: measurements of those budgets are in bench/ANALYSIS.md.
 """
 

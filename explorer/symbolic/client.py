@@ -1,7 +1,7 @@
 """The symbolic derivation, computed in a bounded worker process: the server never runs sympy itself.
 
 `symbolic_derivation` sends the tree, as JSON, to one of a few warm worker
-processes (`python -m explorer.symbolic.calculus.worker`, see explorer.symbolic.calculus.pool):
+processes (`python -m explorer.symbolic.worker`, see explorer.symbolic.pool):
 sympy and numpy only, an address space capped at limits.SYMBOLIC_MEMORY_BYTES,
 an alarm at limits.SYMBOLIC_SECONDS, and a kill a grace period later. Each
 session runs one derivation at a time, and sessions take turns.

@@ -4,7 +4,7 @@ sympy folds what it builds: `0*x + 2000` becomes an exact 2000, so
 `(x+1)**(0*x+2000)` and, through constant layers, `a**a` with a = 99 get past
 the parser's exponent limit. to_sympy and substitute hold what sympy builds,
 after its folding, to limits.MAX_ABS_EXPONENT and limits.MAX_EXACT_DIGITS.
-Both derivations (explorer.symbolic.calculus.calculus for one x, explorer.symbolic.calculus.leaves
+Both derivations (explorer.symbolic.calculus for one x, explorer.symbolic.leaves
 for one symbol per element) build their expressions here.
 """
 

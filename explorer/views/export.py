@@ -439,6 +439,11 @@ def notebook_for(program, x):
     return notebook
 
 
+def notebook_text(program, x):
+    """The notebook as the .ipynb file's text."""
+    return nbformat.writes(nbformat.from_dict(notebook_for(program, x)))
+
+
 def dot_export(exploration, name="sum", step=None, plain=False, at=None):
     """The graph's DOT source as the page shows it: annotated for backward from `name`, with the
     step-through's node (0-based `step`) highlighted, and values at element `at` only if given (as on a

@@ -15,7 +15,11 @@ curve is the whole out as one element of one leaf varies (explorer.engine.elemen
 numbers them), every sample a forward pass of its own, batched with
 torch.func.vmap, and its slope torch.func.grad of the same function. Every
 detach(...) is held at its value, as autograd sees it, so the tangent touches
-the curve.
+the curve. Each sample holds the whole program's intermediates, so that road is
+sized first (explorer.engine.cost.curve_plan): vmap runs in chunks that fit
+limits.CURVE_CHUNK_BYTES, and a program whose samples together would exceed
+limits.MAX_CURVE_WORK gets fewer samples, down to limits.MIN_PLOT_SAMPLES, or no
+curve (a FormulaError for the plot alone).
 """
 
 from dataclasses import dataclass
@@ -26,6 +30,8 @@ import torch
 from plotly.basedatatypes import BaseFigure
 
 from explorer.engine import elements, limits
+from explorer.engine.cost import curve_plan
+from explorer.engine.errors import FormulaError
 from explorer.engine.forward import run_forward
 from explorer.engine.language import INPUT_NAME, REDUCTIONS
 from explorer.engine.tree import is_elementwise
@@ -48,9 +54,9 @@ def element_label(shape, flat_index, name=INPUT_NAME):
     return elements.label(name, shape, flat_index)
 
 
-def _samples(value):
+def _samples(value, count=limits.PLOT_SAMPLES):
     span = max(1.0, 0.5 * abs(value))
-    half = limits.PLOT_SAMPLES // 2
+    half = count // 2
     offsets = np.linspace(-span, span, 2 * half + 1)
     offsets[half] = 0.0  # the centre sample is exactly the element's value
     return torch.tensor(value + offsets, dtype=torch.float32), half
@@ -67,11 +73,18 @@ def _f_and_slope(program, t):
     return f.detach().double().numpy(), slope.double().numpy()
 
 
-def tangent_curve(exploration, flat_index, reduction):
+def tangent_curve(exploration, flat_index, reduction, plan=None):
     """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` varies: of x, or, for a
-    program with leaves, of the one numbering of explorer.engine.elements."""
-    if not is_elementwise(exploration.program):
-        return _leaf_curve(exploration, flat_index, reduction)
+    program with leaves, of the one numbering of explorer.engine.elements. `plan` (curve_plan) sizes the
+    general road; without one, all limits.PLOT_SAMPLES samples run in one batch."""
+    if not is_elementwise(exploration.program):  # the fast path below holds only for elementwise programs
+        plan = plan or curve_plan(exploration.program, exploration.cost.elements, exploration.work)
+        if not plan.samples:
+            raise FormulaError(
+                f"the plot would run the whole program {limits.MIN_PLOT_SAMPLES} times ({exploration.work:,} "
+                f"element-operations each), over the plot's limit of {limits.MAX_CURVE_WORK:,}; everything else "
+                "on the page still holds")
+        return _leaf_curve(exploration, flat_index, reduction, plan)
     x, program = exploration.x, exploration.program
     output = exploration.output.double().flatten()
     weight = float(REDUCTIONS[reduction].weight(x.numel()))
@@ -117,14 +130,14 @@ def _out_of_element(exploration, name, flat, reduction):
     return out
 
 
-def _leaf_curve(exploration, index, reduction):
+def _leaf_curve(exploration, index, reduction, plan):
     name, flat = elements.locate(exploration, index)
     value = elements.value_at(exploration, index)
-    t, centre = _samples(value)
+    t, centre = _samples(value, plan.samples)
     out = _out_of_element(exploration, name, flat, reduction)
-    with torch.no_grad():
-        values = torch.func.vmap(out)(t)
-    slopes = torch.func.vmap(torch.func.grad(out))(t)
+    with torch.no_grad():  # each chunk of samples holds its own copy of every intermediate tensor
+        values = torch.func.vmap(out, chunk_size=plan.chunk)(t)
+    slopes = torch.func.vmap(torch.func.grad(out), chunk_size=plan.chunk)(t)
     values, slopes = values.detach().double().numpy(), slopes.detach().double().numpy()
     return Curve(
         label=elements.element_label(exploration, index),

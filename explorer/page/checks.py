@@ -1,0 +1,115 @@
+"""The folded sections that prove and take away: the chain rule with sympy, the three-way check, the exports.
+Each takes the exploration and the rerun's Selection (and the derivation) as parameters."""
+
+import functools
+import shutil
+
+import numpy as np
+import pandas
+import streamlit as st
+
+from explorer.engine import elements
+from explorer.engine.tree import is_elementwise
+from explorer.page.common import drawn_safely, markdown_text
+from explorer.serving import facade
+from explorer.views.texts import MAX_LITERAL_ELEMENTS
+
+
+@drawn_safely
+def exports(result, selection):
+    """The example as a script, a notebook and a graph file, to take back to Jupyter.
+
+    Files are made when a button is clicked (a callable as data): a large x makes a large script.
+    """
+    columns = st.columns(4)
+    columns[0].download_button(
+        "Script (.py)", functools.partial(facade.script, result), "autograd_example.py",
+        "text/x-python",
+    )
+    columns[1].download_button(
+        "Notebook (.ipynb)", functools.partial(facade.notebook, result), "autograd_example.ipynb",
+        "application/json",
+    )
+    dot = facade.dot(result, selection.reduction, selection.step_index, selection.plain)  # the graph as shown
+    columns[2].download_button("Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
+    if shutil.which("dot"):
+        columns[3].download_button(
+            "Graph (.svg)", functools.partial(facade.svg, dot), "autograd_graph.svg", "image/svg+xml"
+        )
+    else:
+        columns[3].caption("SVG needs Graphviz's dot program on the server.")
+    if result.x.numel() <= MAX_LITERAL_ELEMENTS:
+        st.code(facade.script(result), language="python")
+    else:
+        st.caption(f"The script writes out all {result.x.numel():,} values of x: download it to read it.")
+
+
+def _value_at(values, index):
+    """Element `index` of nested lists shaped like x, or the one float of a scalar x (whose index is 0)."""
+    return float(np.ravel(values)[index])
+
+
+@drawn_safely
+def chain_rule(result, derivation, selection):
+    if not derivation.ok:
+        st.info(markdown_text(derivation.message) + ". The numbers, the graph and the check below still hold.")
+        return
+    for layer in derivation.layers:
+        st.latex(r" \qquad ".join((layer.formula, *layer.local)))
+        if layer.chain and layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
+            st.latex(layer.chain)
+    with_leaves = not is_elementwise(result.program)
+    of_what = "every element of x and the leaves" if with_leaves else "one element $x_i$ of x"
+    name, element = selection.reduction, selection.element
+    st.markdown(f"**Backward from `{name}`**, for {of_what}:")
+    st.latex(derivation.reductions[name].latex)
+    label = element.label  # x's elements come first in the numbering: x[0, 1]
+    symbolic = _value_at(derivation.reductions[name].values, element.index)
+    autograd = elements.grad_at(result, name, element.index)
+    grad = f"{element.leaf}.grad"
+    st.markdown(
+        f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
+        f"`{grad}` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
+    )
+
+
+def _check_table(check, shape):
+    """One reduction's check as a DataFrame: built once per input, not converted again on every rerun."""
+    rows = [
+        {
+            "element": row.label or elements.label("x", shape, i),
+            "autograd": f"{row.autograd:.6g}",
+            "symbolic": "-" if row.symbolic is None else f"{row.symbolic:.6g}",
+            "finite diff.": f"{row.finite_difference:.6g}",
+            "": {True: "✓", False: "✗", None: "·"}[row.ok] + (f" {row.note}" if row.note else ""),
+        }
+        for i, row in enumerate(check.rows)
+    ]
+    return pandas.DataFrame(rows)
+
+
+def _check_tables(result, checked):
+    shape = tuple(result.x.shape)
+    return facade.view(("check_tables", checked.symbolic), result,
+                       lambda: {name: _check_table(check, shape) for name, check in checked.checks.items()})
+
+
+@drawn_safely
+def verification(result, derivation):
+    """Prove the solution, as the notebooks do: autograd against symbolic and finite differences."""
+    checked = facade.verification(result, derivation)
+    tables = _check_tables(result, checked)
+    st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
+    for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
+        with column:
+            mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
+            worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
+            st.markdown(f"**{name}**: {mark}, max diff {worst}")
+            st.table(tables[name], hide_index=True)
+            if check.total is not None:
+                st.caption(f"A sample: {check.elements} evenly spaced of {check.total:,} elements of x and the "
+                           "leaves, each perturbed on its own; the mark covers the sample.")
+            elif check.elements > len(check.rows):
+                st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
+    if not checked.passed:
+        st.error("Autograd and a reference disagree on at least one element: see the ✗ rows.")

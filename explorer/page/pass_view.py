@@ -1,0 +1,101 @@
+"""The pass at one element: the chooser of the way backward starts and of the element, the autograd graph, the
+step-through and the tangent plot. Each section takes the rerun's Selection; none reads the session."""
+
+import contextlib
+
+import streamlit as st
+
+from explorer.engine import elements
+from explorer.engine.errors import FormulaError
+from explorer.engine.language import REDUCTIONS
+from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
+from explorer.serving import facade
+from explorer.views.graph import fitted
+from explorer.views.plot import tangent_figure
+from explorer.views.texts import step_lines
+
+
+@drawn_safely
+def choose_view(result, selection, present=False):
+    """The reduction and the element that the plot, the graph and the step-through look at: one above the
+    other (side by side, the narrow column cut "ones_like" off), or on one row in the projector's wider one.
+    The widgets show the selection: its values were put right before they are drawn."""
+    left, right = st.columns([2, 1]) if present else (contextlib.nullcontext(), contextlib.nullcontext())
+    with left:
+        st.segmented_control(
+            "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
+            help="sum: out = z.sum(); mean: out = z.mean(); ones_like: z.backward(gradient=torch.ones_like(z))",
+        )
+    of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"
+    with right:
+        if selection.by_label:
+            st.selectbox(of_what, elements.labels(result), key="element", bind=URL)
+        else:
+            # Text, not st.number_input: its int() raises inside Streamlit on "inf" in a link or text in a message.
+            st.text_input(f"{of_what} (flat index, 0 to {elements.count(result) - 1:,})", key="element_index",
+                          placeholder="0", bind=URL)
+        if "element" in selection.notices:
+            st.caption(markdown_text(selection.notices["element"]))
+
+
+@drawn_safely
+def tangent(result, selection, present=False):
+    try:
+        curve = facade.curve(result, selection.element.index, selection.reduction)
+    except FormulaError as error:  # the plot alone is over its limit: the rest of the page holds
+        st.info("**No plot for this input:** " + markdown_text(str(error)))
+        return
+    figure = tangent_figure(curve, selection.reduction, present)
+    # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
+    st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
+    if not present:
+        st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
+
+
+GRAPH_CAPTION = (
+    "Each node: the layer or subexpression it computes, its torch op, its forward value, and the gradient "
+    "d out / d (node) flowing into it. Blue is x and every leaf; dashed boxes are detached constants; green is "
+    "the output, where backward starts; yellow nodes make a layer; grey ones make a part of a formula, or add "
+    "into a leaf's .grad (AccumulateGrad). In the step-through, orange is the current step and violet the steps "
+    "autograd has already visited."
+)
+PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
+
+
+@drawn_safely
+def autograd_graph(result, selection, present=False):
+    st.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    step = selection.step_index
+    if present:  # a projector: short labels at the chosen element, and the whole graph on the screen
+        # The labels index x's elements; a leaf's element (w[0]) has no place in x, so its graph shows whole tensors.
+        element = selection.element
+        at, title = (element.flat, f"values and grads at {element.label}") if element.leaf == "x" else (
+            None, "values and grads")
+        dot = facade.dot(result, selection.reduction, step, selection.plain, at)
+        st.graphviz_chart(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title), width="content")
+        return
+    st.graphviz_chart(facade.dot(result, selection.reduction, step, selection.plain), width="content")
+    st.caption(PLAIN_GRAPH_CAPTION if selection.plain else GRAPH_CAPTION)
+
+
+@drawn_safely
+def step_through(result, selection):
+    name = selection.reduction
+    steps = result.reductions[name].steps
+    if not steps:
+        if result.program.leaves and any(bool(g.any()) for g in result.leaf_grads[name].values()):
+            st.info("The output is a leaf itself: no operation to step through; its .grad is the seed.")
+        elif result.grads[name].any():
+            st.info("The output is x itself: no operation to step through; x.grad is the seed, 1 per element.")
+        else:
+            st.info("The output does not depend on x: there is no backward pass, and every gradient is 0.")
+        return
+    if "backward_step" in selection.notices:
+        st.caption(markdown_text(selection.notices["backward_step"]))
+    st.slider("Backward step (0 shows the whole pass)", 0, len(steps), key="backward_step", bind=URL)
+    if selection.step == 0:
+        st.caption(f"Autograd visits {len(steps)} nodes. Move the slider to follow it one node at a time.")
+        return
+    lines = facade.view(("step", name, selection.step, selection.element.index), result,
+                        lambda: step_lines(result, name, selection.step, selection.element.index))
+    st.code("\n".join(lines), language=None, wrap_lines=True)

@@ -1,0 +1,176 @@
+"""The one way from the page to the engine and the views: every request is cached, admitted and scheduled here.
+
+One process serves every session, so each request passes the same three gates:
+- the caches (explorer.serving.cache), shared by every session and bounded in bytes;
+- admission control (explorer.serving.admission): an exploration's Cost (explorer.engine.cost) counts its own
+  peak and its heaviest view's (the plot's batched samples, the check), and its reservation lasts as long as the
+  result does, so the views of a result run within it: a view never queues for memory behind newer requests
+  while its session holds the result it needs, and a heavy link is queued or refused as a whole;
+- turns (explorer.serving.turns): small reruns run one at a time; heavy work, and every view of a heavy
+  exploration, gives its turn up first and shares the CPU.
+
+Nothing runs at import: `start()`, called by the entry script, freezes the start-up objects out of the
+collector's scans, starts the memory threads and warms the symbolic workers.
+"""
+
+import gc
+import hashlib
+import threading
+import weakref
+
+from explorer.engine.cost import curve_plan, parse_cost
+from explorer.engine.exploration import prepare, run
+from explorer.engine.verify import verify
+from explorer.serving import memory
+from explorer.serving.admission import ADMISSION
+from explorer.serving.cache import cached
+from explorer.serving.turns import TURNS
+from explorer.symbolic.client import start_worker, symbolic_derivation
+from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.plot import tangent_curve
+
+MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every element, the page shows these
+
+_started = threading.Lock()
+_STARTED = []
+
+
+def start():
+    """Once per process, from the entry script: nothing here runs at import."""
+    with _started:
+        if _STARTED:
+            return
+        _STARTED.append(True)
+    # The libraries' ~260k long-lived objects (torch, sympy, plotly, Streamlit) move out of the collector's
+    # scans once, so a full collection no longer costs ~120 ms while every session waits.
+    gc.collect()
+    gc.freeze()
+    memory.start()
+    start_worker()  # sympy warms in its worker processes, off the first visitor's path
+
+
+def turn():
+    """The whole rerun in a turn: small reruns run one at a time, in arrival order (explorer.serving.turns)."""
+    return TURNS.turn()
+
+
+def _reserved(work, on_wait=None):
+    """Admission control's reservation for work of Cost `work`; raises ServerBusy if it refuses. Heavy work
+    gives its turn up first: it may wait in the heavy queue, and it shares the CPU, so small reruns never wait
+    behind it."""
+    if not work.small:
+        TURNS.step_aside()
+    return ADMISSION.reserve(work, on_wait=on_wait)
+
+
+def _admitted(work, compute, on_wait=None):
+    """compute() once admission control lets work of Cost `work` run; raises ServerBusy if it refuses."""
+    reservation = _reserved(work, on_wait)
+    try:
+        return compute()
+    finally:
+        reservation.release()
+        if not work.small:
+            memory.trim_soon()
+
+
+def _within(result, compute):
+    """A view of `result`, within the reservation its exploration holds (its Cost counts the heaviest view):
+    for a heavy result the turn is given up first, and the heap trimmed after."""
+    if result.cost.small:
+        return compute()
+    TURNS.step_aside()
+    try:
+        return compute()
+    finally:
+        memory.trim_soon()
+
+
+def _released_and_trimmed(reservation):
+    reservation.release()
+    memory.trim_soon()
+
+
+def _text_key(x_text, layers_text):
+    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key."""
+    raw = "\0".join((x_text, layers_text)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def explore(x_text, layers_text, on_wait=None):
+    """One exploration per input, shared by every session: texts that parse alike share one entry.
+    Raises FormulaError for a bad input and ServerBusy when admission control refuses it."""
+    memory.collect_after(x_text, layers_text)  # the last reruns' megabyte texts wait for a full collection
+
+    def parse():
+        return _admitted(parse_cost(x_text, layers_text), lambda: prepare(x_text, layers_text), on_wait)
+
+    def explore_it():
+        # The reservation lasts as long as the result does, not just while it is computed: a session holds
+        # its result through its whole run (drawing the graph, the plot, the checks), and a result too large
+        # for the cache would otherwise be held by every session at once, unaccounted.
+        reservation = _reserved(prepared.cost, on_wait)
+        try:
+            result = run(prepared)
+        except BaseException:
+            reservation.release()
+            raise
+        if reservation.held:
+            weakref.finalize(result, _released_and_trimmed, reservation)
+        return result
+
+    prepared = cached("inputs", _text_key(x_text, layers_text), parse)
+    if not prepared.cost.small:
+        TURNS.step_aside()  # computing and drawing it would hold up the small reruns queued behind
+    return cached("explorations", prepared.key, explore_it)
+
+
+def curve(result, flat_index, reduction):
+    """The tangent plot's curve: a program with leaves runs once per sample, in chunks its plan sizes
+    (explorer.engine.cost.curve_plan). Raises FormulaError when the plot alone is over its limit."""
+    plan = curve_plan(result.program, result.cost.elements, result.work)
+    return cached("views", ("curve", result.key, flat_index, reduction),
+                  lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction, plan)))
+
+
+def derivation(result, owner=None):
+    """The symbolic derivation, once per input: a timeout or a refusal is kept like an answer. Only "busy" (no
+    worker came free in time) is not: it says nothing about the input. Each owner (a session) runs one derivation
+    at a time, and owners take turns, so one page's traps cannot starve another's."""
+
+    def derive():
+        with TURNS.aside():  # the worker process does the work: the turn goes on to the next rerun meanwhile
+            return symbolic_derivation(result.program, result.x, owner=owner)
+
+    return cached("derivations", result.key, derive, keep=lambda answer: answer.status != "busy")
+
+
+def verification(result, derivation):
+    """Autograd against the symbolic answer and finite differences: two float64 passes per element checked."""
+    usable = derivation if derivation.ok else None
+    return cached("views", ("verification", result.key, derivation.status),
+                  lambda: _within(result, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS)))
+
+
+def view(name, result, build):
+    """A text or table drawn from `result` alone (printed tensors, a step's lines), once per input and name."""
+    return cached("views", (name, result.key), build)
+
+
+def dot(result, reduction, step=None, plain=False, at=None):
+    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
+    return cached("views", ("dot", result.key, reduction, step, plain, at),
+                  lambda: dot_export(result, reduction, step, plain, at))
+
+
+def script(result):
+    return cached("exports", ("script", result.key), lambda: script_for(result.program, result.x))
+
+
+def notebook(result):
+    return notebook_text(result.program, result.x)
+
+
+def svg(dot_source):
+    with TURNS.aside():  # Graphviz's dot runs in its own process
+        return svg_export(dot_source)

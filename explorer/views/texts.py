@@ -1,0 +1,101 @@
+"""The page's texts, built from an exploration alone: the forward pass and the gradients as code that runs as
+shown, and one step of the backward pass in short lines. Pure functions: the page caches and draws them."""
+
+from explorer.engine import elements
+from explorer.engine.language import REDUCTIONS
+from explorer.engine.printing import tensor_repr
+from explorer.engine.tree import is_elementwise
+from explorer.views.export import forward_code
+from explorer.views.walkthrough import describe, describe_tensors
+
+MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
+
+
+def _printed(text):
+    """What print() shows, as comments: the block stays runnable, and torch's layout is kept."""
+    return ["# " + line for line in text.split("\n")]
+
+
+def forward_text(result):
+    """The forward pass as code that runs as shown (torch's names, as the export writes them), each value
+    printed under its line. x beyond MAX_LITERAL_ELEMENTS is not written out: the exported script has it."""
+    imports, steps = forward_code(result.program, result.x)
+    lines = [imports, ""]
+    for name, code_name, code in steps:
+        if name == "x" and result.x.numel() > MAX_LITERAL_ELEMENTS:
+            code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
+            lines += code + _printed(tensor_repr(result.x))
+            continue
+        if name in result.layer_reprs:
+            printed = result.layer_reprs[name]
+        else:  # x or a declared leaf, as torch prints a tensor that requires grad
+            printed = tensor_repr(result.leaves[name].clone().requires_grad_(True))
+        lines += [*code, f"print({code_name})", *_printed(printed)]
+    return "\n".join(lines)
+
+
+def reduction_code(result, name):
+    """How backward starts under `name`, then every .grad as torch prints it."""
+    reduction = result.reductions[name]
+    lines = reduction.code.split("\n")
+    if reduction.out_repr is not None:
+        lines.insert(1, "print(out)")
+        lines.insert(2, reduction.out_repr)
+    lines += ["print(x.grad)", tensor_repr(reduction.grad)]
+    for leaf in result.program.leaves:  # every declared leaf's .grad, as torch prints it
+        if leaf.name in reduction.unreached:
+            lines += [f"print({leaf.name}.grad)",
+                      f"None  # the output does not reach {leaf.name}: torch leaves .grad as None; its gradient is 0"]
+        else:
+            lines += [f"print({leaf.name}.grad)", tensor_repr(reduction.leaf_grads[leaf.name])]
+    return "\n".join(lines)
+
+
+def gradient_texts(result):
+    return {name: reduction_code(result, name) for name in REDUCTIONS}
+
+
+def step_lines(result, name, number, index):
+    """Step `number` (1-based) of `name`'s backward pass in short lines, so that it wraps between words, not
+    inside numbers: at the chosen element for a program elementwise in x (the fast path: every node's gradient
+    there is one number), else with whole tensors, since an element of a matmul's output depends on many."""
+    if not is_elementwise(result.program):
+        return _tensor_step_lines(describe_tensors(result, name, number))
+    view = describe(result, name, number, index)
+    grad = float(result.grads[name].flatten()[index])
+    return _element_step_lines(view, elements.label("x", tuple(result.x.shape), index), grad)
+
+
+def _element_step_lines(view, label, grad):
+    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}", f"at {label}:",
+             f"  gradient in: d out / d ({view.title}) = {view.incoming:.6g}"]
+    if view.accumulates:
+        lines.append(f"  added into x.grad: x.grad at {label} = {grad:.6g}")
+    else:
+        for edge in view.edges:
+            lines += [
+                f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g}",
+                f"    gradient out: {view.incoming:.6g} × {edge.local:.6g} = {edge.outgoing:.6g}",
+            ]
+    if view.is_chain:
+        product = " × ".join(f"{f:.4g}" for f in view.factors)
+        so_far = "" if view.accumulates else " so far"
+        lines.append(f"  chain rule{so_far}: {product} = {view.running:.6g}")
+    else:
+        lines.append("  (a DAG: where paths meet, grads add)")
+    return lines
+
+
+def _tensor_step_lines(view):
+    """A step of a backward pass that is not elementwise, with whole tensors: a leaf used twice shows its
+    gradient arriving from each use and accumulating (+=)."""
+    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}",
+             f"  gradient in: d out / d ({view.title}) = {view.incoming}"]
+    if view.leaf:
+        for source, grad in view.arrivals:
+            lines.append(f"  {view.leaf}.grad += {grad}   (from {source})")
+        if len(view.arrivals) > 1:
+            lines.append(f"  {view.leaf} is used {len(view.arrivals)} times: autograd adds the paths, {view.incoming}")
+    for to, grad in view.edges:
+        lines.append(f"  to {to}: gradient out d out / d ({to}) = {grad}")
+    return lines
