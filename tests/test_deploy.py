@@ -1,6 +1,8 @@
 """What Streamlit Community Cloud needs: requirements that install there, and torchviz importing on Python 3.12."""
 
+import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,90 @@ def test_torchviz_imports_on_python_312_only_with_setuptools(tmp_path):
 
 def test_python_is_311_or_newer():
     assert sys.version_info >= (3, 11)
+
+
+# torch's CPU build on Community Cloud (uv, then pip) and offline here: see the comment in requirements.txt.
+CPU_PAGE = "https://download.pytorch.org/whl/cpu/torch/"
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def _content(line):
+    """A requirements line without its comment (pip: a '#' at the line's start or after whitespace)."""
+    return line.split(" #")[0].split("\t#")[0].strip() if not line.lstrip().startswith("#") else ""
+
+
+def test_torch_cpu_page_is_a_find_links_line_of_its_own_and_no_requirement_carries_an_option():
+    lines = [_content(line) for line in REQUIREMENTS if _content(line)]
+    options = [line for line in lines if line.startswith("-")]
+    assert options == [f"--find-links {CPU_PAGE}"], (
+        "one flat page of torch's CPU wheels only: an index (-i/--extra-index-url) would make uv take jinja2, "
+        "networkx, sympy... from PyTorch's index; the page of every build would give pip +xpu or +rocm"
+    )
+    for line in lines:
+        if not line.startswith("-"):
+            assert " -" not in line and "--" not in line, f"pip ignores index options on a requirement's line: {line}"
+
+
+def test_torch_is_pinned_to_2_13_0_which_the_cpu_wheel_matches_and_outranks():
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    pin = requirement("torch")
+    assert pin == "torch==2.13.0"
+    spec = SpecifierSet(pin.removeprefix("torch"))
+    # PEP 440, as pip applies it: `==2.13.0` admits the local label, and the label sorts above the bare version.
+    assert "2.13.0+cpu" in spec and Version("2.13.0+cpu") > Version("2.13.0")
+    assert "2.14.0" not in spec
+
+
+def _requirements_installs():
+    return [line.strip() for line in MAKEFILE.splitlines() if "pip install" in line and " -r requirements" in line]
+
+
+def test_makefile_installs_requirements_without_retrying_an_unreachable_host():
+    installs = _requirements_installs()
+    assert len(installs) == 2, installs  # requirements.txt for make run, requirements-dev.txt (-r it) for make test
+    for line in installs:
+        assert " --retries 0 " in line, (
+            f"pip retries an unreachable find-links page 5 times, with backoff, for every package: {line}"
+        )
+
+
+def _resolves(host):
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.slow  # runs pip: 2.6-6.5 s here
+@pytest.mark.skipif(_resolves("download.pytorch.org"), reason="that host answers here: nothing offline to check")
+def test_makefile_install_resolves_cpu_torch_offline_without_retrying(tmp_path):
+    """The Makefile's flags on requirements.txt's option lines and torch: torch-2.13.0+cpu from this disk."""
+    subset = tmp_path / "requirements.txt"
+    kept = [line for line in map(_content, REQUIREMENTS) if line.startswith("-") or line.startswith("torch==")]
+    subset.write_text("\n".join(kept) + "\n")
+    flags = _requirements_installs()[0].split("pip install", 1)[1].split(" -r ")[0].split()
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        *flags,
+        "--dry-run",
+        "--ignore-installed",
+        "--report",
+        str(tmp_path / "report.json"),
+        "-r",
+        str(subset),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Retrying" not in result.stderr, "pip waited out retries of the unreachable page"
+    installed = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads((tmp_path / "report.json").read_text())["install"]
+    }
+    assert installed["torch"] == "2.13.0+cpu"
+    assert not [name for name in installed if name.startswith("nvidia") or name == "triton"]
