@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from explorer import FormulaError, explore
-from explorer.engine.parse import parse_x
+from explorer.engine.parse_x import parse_x
 from explorer.views.export import dot_export, export_notebook, export_script, svg_export
 
 SEED_SCALAR = ("2.0", "y = 2*x**4 + x**3 + 3*x**2 + 5*x + 1")

@@ -11,7 +11,7 @@ from explorer import FormulaError, explore, jacobian, jvp
 from explorer.engine import exploration, limits
 from explorer.engine import jacobian as jacobian_module
 from explorer.engine.forward import run_forward
-from explorer.engine.parse import parse_x
+from explorer.engine.parse_x import parse_x
 from explorer.page.presets import BY_KEY
 from tests.hostile_corpus import CORPUS
 from tests.test_layers import _layer_programs

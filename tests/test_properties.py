@@ -11,7 +11,7 @@ from explorer import FormulaError, explore
 from explorer.engine import limits
 from explorer.engine.forward import run_forward
 from explorer.engine.language import FUNCTIONS
-from explorer.engine.parse import _x_fast, _x_slow
+from explorer.engine.parse_x import _x_fast, _x_slow
 
 SECONDS = 1.0
 X = "[[1, 2, 3], [3, 2, 1]]"

@@ -20,7 +20,8 @@ from explorer.engine.cost import exploration_cost
 from explorer.engine.errors import FormulaError
 from explorer.engine.forward import leaf_tensors
 from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
-from explorer.engine.parse import parse_layers, parse_x, renamed
+from explorer.engine.parse import parse_layers, renamed
+from explorer.engine.parse_x import parse_x
 from explorer.engine.printing import tensor_repr
 from explorer.engine.shapes import check_work, infer
 from explorer.engine.tree import Program, to_text

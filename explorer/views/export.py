@@ -24,7 +24,8 @@ from nbformat import v4
 
 from explorer.engine.fold import fold_constant
 from explorer.engine.language import ATOM_PRECEDENCE, CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
-from explorer.engine.parse import parse_layers, parse_x
+from explorer.engine.parse import parse_layers
+from explorer.engine.parse_x import parse_x
 from explorer.engine.tree import (
     Binary,
     Call,
