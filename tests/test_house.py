@@ -57,3 +57,28 @@ def test_no_module_imports_itself_through_others():
     ]
     assert cycles == []
 
+
+
+def test_nothing_runs_at_import():
+    """Importing every module of the house starts no thread, freezes nothing out of the collector and builds no
+    worker: the entry script calls explorer.serving.facade.start() for that, once."""
+    code = (
+        "import gc, pkgutil, importlib, threading, explorer\n"
+        "for module in pkgutil.walk_packages(explorer.__path__, 'explorer.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "from explorer.symbolic import client\n"
+        "print(threading.active_count(), gc.get_freeze_count(), client._POOL._starting + len(client._POOL._idle))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.split() == ["1", "0", "0"]
+
+
+def test_start_starts_the_memory_threads_once():
+    code = (
+        "import threading, gc\n"
+        "from explorer.serving import facade\n"
+        "facade.start(); facade.start()\n"
+        "print(sorted(t.name for t in threading.enumerate() if t.name != 'MainThread'), gc.get_freeze_count() > 0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.strip() == "['gc-collect', 'malloc-trim'] True"

@@ -13,6 +13,12 @@ from tests.app_page import open_link
 glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc's malloc_trim is what is tested")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def started():
+    """The threads that trim and collect, as the entry script starts them (explorer.serving.facade.start)."""
+    memory.start()
+
+
 @glibc
 def test_a_heavy_request_is_followed_by_trims_that_stop_after_a_while(monkeypatch):
     trims = []

@@ -14,8 +14,9 @@ import torch
 import explorer.symbolic
 from explorer.engine import limits
 from explorer.engine.parse import parse_layers
+from explorer.symbolic import client
 from explorer.symbolic.calculus import derive, describe
-from explorer.symbolic.client import start_worker, symbolic_derivation
+from explorer.symbolic.client import symbolic_derivation
 
 x = sympy.Symbol("x", real=True)
 SEED_X = [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
@@ -265,7 +266,7 @@ def test_the_symbolic_package_never_turns_text_into_code(module):
 @pytest.fixture(scope="module")
 def warm_worker():
     """The first call starts the pool's workers (each imports sympy once); later calls find one warm."""
-    start_worker()
+    client._POOL.warm_up()
     return symbolic_derivation(parse_layers(SEED_LAYERS), torch.tensor(SEED_X))
 
 

@@ -15,7 +15,7 @@ from explorer.engine import limits
 from explorer.engine.parse import parse_layers
 from explorer.engine.tree import Binary, Call, Layer, Name, Num, Program, Unary
 from explorer.symbolic import client, wire
-from explorer.symbolic.client import start_worker, symbolic_derivation
+from explorer.symbolic.client import symbolic_derivation
 from explorer.symbolic.pool import Outcome, Pool, Worker
 
 SEED_X = [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
@@ -176,8 +176,8 @@ def test_values_are_read_only_arrays_shaped_like_x():
     assert scalar.reductions["sum"].values.shape == () and np.ravel(scalar.reductions["sum"].values)[0] == 93.0
 
 
-def test_start_worker_fills_the_pool_in_the_background():
-    start_worker()
+def test_warm_up_fills_the_pool_in_the_background():
+    client._POOL.warm_up()
     deadline = time.monotonic() + 120
     while len(client._POOL._idle) + client._POOL._busy < limits.SYMBOLIC_WORKERS:
         assert time.monotonic() < deadline, "the pool did not fill within 120 s"
@@ -186,7 +186,7 @@ def test_start_worker_fills_the_pool_in_the_background():
 
 def test_a_victim_is_served_while_two_sessions_send_traps():
     """Two attackers loop distinct slow formulas; the victim's derivations still come back ok."""
-    start_worker()
+    client._POOL.warm_up()
     stop, attacks = threading.Event(), {"a1": [], "a2": []}
 
     def attack(owner, k):

@@ -61,8 +61,9 @@ class Operator:
 
 
 def _not_symbolic(*operands):
-    """The sympy form of a word the symbolic maths does not handle yet: it refuses programs that use it
-    (tree.is_elementwise) before building anything, so this is never reached from the page."""
+    """The sympy form of a word with no elementwise sympy form (@, sum, mean): a program that uses one is not
+    elementwise (tree.is_elementwise), so the symbolic maths takes the per-element road
+    (explorer.symbolic.leaves), which has numpy's own matmul and reductions; never reached from the page."""
     raise NotImplementedError("no symbolic form yet")
 
 

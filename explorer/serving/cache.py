@@ -147,12 +147,6 @@ class BytesBoundedCache:
                 del self._running[key]
             running.set()
 
-    def peek(self, key):
-        """The cached value, or None, without computing anything."""
-        with self._lock:
-            entry = self._entries.get(key)
-            return None if entry is None else entry[0]
-
     def _put(self, key, value):
         size = self.size_of(key) + self.size_of(value)
         with self._lock:
@@ -187,9 +181,6 @@ def cached(name, key, compute, keep=None):
     """compute() through the shared cache `name`; `keep(value)` may refuse to store an answer."""
     return CACHES[name].get((name, key), compute, keep)
 
-
-def total_bytes():
-    return sum(cache.total_bytes for cache in CACHES.values())
 
 
 def clear():

@@ -10,7 +10,7 @@ One process serves every session, so each request passes the same three gates:
   exploration, gives its turn up first and shares the CPU.
 
 Nothing runs at import: `start()`, called by the entry script, freezes the start-up objects out of the
-collector's scans, starts the memory threads and warms the symbolic workers.
+collector's scans and starts the memory threads.
 """
 
 import gc
@@ -25,7 +25,7 @@ from explorer.serving import memory
 from explorer.serving.admission import ADMISSION
 from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
-from explorer.symbolic.client import start_worker, symbolic_derivation
+from explorer.symbolic.client import symbolic_derivation
 from explorer.views.export import dot_export, notebook_text, script_for, svg_export
 from explorer.views.plot import tangent_curve
 
@@ -46,7 +46,8 @@ def start():
     gc.collect()
     gc.freeze()
     memory.start()
-    start_worker()  # sympy warms in its worker processes, off the first visitor's path
+    # The symbolic workers start with the first derivation (the chain rule and the check are folded at first):
+    # three sympy imports at start-up would compete with the first visitor's page for the two cores.
 
 
 def turn():

@@ -17,12 +17,6 @@ from explorer.symbolic.pool import Pool
 _POOL = Pool(limits.SYMBOLIC_WORKERS, limits.SYMBOLIC_START_SECONDS, idle_seconds=limits.SYMBOLIC_IDLE_SECONDS)
 
 
-def start_worker():
-    """Start the worker pool in the background now, so the first derivation finds a warm worker
-    rather than waiting ~1-2 s for one to import sympy. Returns at once; calling it again is harmless."""
-    _POOL.warm_up()
-
-
 def _float64(x_values):
     """x as a float64 numpy array (0-d for a number), the only form of x that crosses to the worker."""
     if hasattr(x_values, "detach"):
