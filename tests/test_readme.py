@@ -28,3 +28,22 @@ def test_every_limit_is_in_the_safety_table_with_its_value():
 
 def test_readme_gives_the_two_commands():
     assert re.search(r"^make run\b", README, re.M) and re.search(r"^make test\b", README, re.M)
+
+
+def test_the_map_names_every_module_of_the_house():
+    """How it is built: every module under explorer/ is on the map, and the map names no module that is gone."""
+    section = README.split("## How it is built", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```\nstreamlit_app.py", 1)[1].split("```", 1)[0]
+    named, folder = set(), ""
+    for line in block.splitlines():
+        if line.startswith("  ") and line.strip().endswith("/") and " " not in line.strip():
+            folder = line.strip()
+            continue
+        if not line.startswith("    "):  # back at the package's own level: explorer/__init__.py, tests/, ...
+            folder = ""
+        for word in line.strip().split("  ")[0].replace(",", " ").split():
+            if word.endswith(".py"):
+                named.add(folder + word)
+    root = Path(__file__).resolve().parent.parent / "explorer"
+    actual = {str(path.relative_to(root)) for path in root.rglob("*.py") if path.name != "__init__.py"}
+    assert named - {"__init__.py"} == actual
