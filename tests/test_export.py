@@ -5,8 +5,6 @@ import functools
 import math
 import re
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -34,13 +32,16 @@ def _notebook_code(x_text, layers_text):
 EXPORTS = {"script": export_script, "notebook": _notebook_code}
 
 
+@pytest.fixture
+def run(script_runner):
+    """(kind, x_text, layers_text) -> the export's stdout, run by the one Python that imports nothing of ours
+    (tests/script_runner.py); each export runs once per test session."""
+    return functools.partial(_run, script_runner)
+
+
 @functools.cache
-def _run(kind, x_text, layers_text):
-    """The export's stdout, run by a fresh Python that imports nothing of ours."""
-    code = EXPORTS[kind](x_text, layers_text)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+def _run(runner, kind, x_text, layers_text):
+    return runner.run(EXPORTS[kind](x_text, layers_text))["stdout"]
 
 
 def _floats(value):
@@ -80,8 +81,8 @@ def _assert_printed_equal(printed, expected):
 
 @pytest.mark.slow  # over 5 s (--durations)
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_scalar_seed_prints_63_and_gradient_93(kind):
-    stdout = _run(kind, *SEED_SCALAR)
+def test_scalar_seed_prints_63_and_gradient_93(kind, run):
+    stdout = run(kind, *SEED_SCALAR)
     assert "tensor(63., grad_fn=<AddBackward0>)" in stdout
     for name in REDUCTION_NAMES:
         assert _printed(stdout, f"x.grad ({name}):").item() == 93.0
@@ -90,8 +91,8 @@ def test_scalar_seed_prints_63_and_gradient_93(kind):
 
 @pytest.mark.slow  # over 5 s (--durations)
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_two_layer_seed_matches_the_notebooks(kind):
-    stdout = _run(kind, *SEED_LAYERS)
+def test_two_layer_seed_matches_the_notebooks(kind, run):
+    stdout = run(kind, *SEED_LAYERS)
     grads = _grads(stdout)
     assert grads["mean"].tolist() == [[10, 16, 22], [22, 16, 10]]
     assert grads["sum"].tolist() == [[60, 96, 132], [132, 96, 60]]
@@ -105,8 +106,8 @@ def test_two_layer_seed_matches_the_notebooks(kind):
     "example", [SEED_SCALAR, SEED_LAYERS, ACTIVATIONS, CONSTANT], ids=["scalar", "layers", "activations", "constant"]
 )
 @pytest.mark.slow  # over 5 s (--durations)
-def test_printed_gradients_equal_the_explorers(kind, example):
-    stdout = _run(kind, *example)
+def test_printed_gradients_equal_the_explorers(kind, example, run):
+    stdout = run(kind, *example)
     result = explore(*example)
     for name, grad in _grads(stdout).items():
         _assert_printed_equal(grad, result.grads[name])
@@ -122,8 +123,8 @@ def test_functions_and_constants_become_torch_and_math_calls():
 
 
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_constant_layer_has_x_shape_and_zero_gradient(kind):
-    stdout = _run(kind, *CONSTANT)
+def test_constant_layer_has_x_shape_and_zero_gradient(kind, run):
+    stdout = run(kind, *CONSTANT)
     assert "torch.full_like(x, 2)" in export_script(*CONSTANT)
     for grad in _grads(stdout).values():
         assert grad.tolist() == [0, 0, 0]
@@ -131,23 +132,23 @@ def test_constant_layer_has_x_shape_and_zero_gradient(kind):
 
 
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_constant_intermediate_layer_still_carries_the_gradient(kind):
-    stdout = _run(kind, "[1, 2]", "c = 3*pi\nz = c*x")
+def test_constant_intermediate_layer_still_carries_the_gradient(kind, run):
+    stdout = run(kind, "[1, 2]", "c = 3*pi\nz = c*x")
     _assert_printed_equal(_grads(stdout)["sum"], torch.full((2,), 3 * torch.pi))
 
 
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_layers_named_like_the_scripts_own_names_are_renamed(kind):
+def test_layers_named_like_the_scripts_own_names_are_renamed(kind, run):
     example = ("[1, 2]", "torch = 2*x\nmath = torch + pi\nprint = math*x\nout = print + 1")
-    grad = _grads(_run(kind, *example))["sum"]
+    grad = _grads(run(kind, *example))["sum"]
     _assert_printed_equal(grad, torch.tensor([4 + torch.pi, 8 + torch.pi]))  # d/dx (2x + pi)x + 1
     _assert_printed_equal(grad, explore(*example).grads["sum"])
 
 
 @pytest.mark.parametrize("kind", EXPORTS)
-def test_folded_constants_match_the_explorer_where_python_would_raise(kind):
+def test_folded_constants_match_the_explorer_where_python_would_raise(kind, run):
     example = ("[1, 2]", "y = x*(2**-1) + (1/0)*0*x + sqrt(-1)*0 + (-8)**(1/3)*0")
-    stdout = _run(kind, *example)
+    stdout = run(kind, *example)
     assert torch.isnan(_printed(stdout, "x.grad (sum):")).all()
     assert torch.isnan(explore(*example).grads["sum"]).all()
 

@@ -7,12 +7,7 @@ not to torch's four printed decimals. A couple of hundred scripts cost seconds.
 The scripts are generated from the parsed tree, never from user text.
 """
 
-import itertools
-import json
 import math
-import select
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -25,69 +20,10 @@ from explorer.views.export import export_notebook, export_script
 
 REDUCTION_NAMES = ("sum", "mean", "ones_like")
 FLOAT32_MAX = 3.4028234663852886e38
-WORKER_SECONDS = 60
-
-# Runs each path read from stdin; prints one JSON line per script: the tensors it printed, or its traceback.
-WORKER = r"""
-import json, runpy, sys, traceback
-import torch
-
-def run(path):
-    printed, label = [], None
-    def record(*args):
-        nonlocal label
-        for arg in args:
-            if isinstance(arg, torch.Tensor):
-                tensor = arg.detach()
-                printed.append({"label": label, "dtype": str(tensor.dtype), "shape": list(tensor.shape),
-                                "values": tensor.flatten().tolist()})
-            else:
-                label = str(arg)
-    try:
-        runpy.run_path(path, init_globals={"print": record}, run_name="__main__")
-    except BaseException:
-        return {"error": traceback.format_exc(limit=-3)}
-    return {"printed": printed}
-
-for line in sys.stdin:
-    sys.stdout.write(json.dumps(run(line.rstrip("\n"))) + "\n")
-    sys.stdout.flush()
-"""
-
-
 @pytest.fixture(scope="module")
-def run_code(tmp_path_factory):
+def run_code(script_runner):
     """code -> the tensors it printed: {"x", "layers", "out (sum)", "grad (sum)", ...}. Fails on any error."""
-    folder = tmp_path_factory.mktemp("exported")
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=folder,
-    )
-    numbers = itertools.count()
-
-    def run(code):
-        path = folder / f"export_{next(numbers)}.py"
-        path.write_text(code)
-        worker.stdin.write(f"{path}\n")
-        worker.stdin.flush()
-        ready, _, _ = select.select([worker.stdout], [], [], WORKER_SECONDS)
-        assert ready, f"no answer in {WORKER_SECONDS} s for:\n{code}"
-        line = worker.stdout.readline()
-        assert line, "the worker died"
-        answer = json.loads(line)
-        assert "error" not in answer, f"{answer.get('error')}\n{code}"
-        return _by_label(answer["printed"])
-
-    yield run
-    worker.stdin.close()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    return lambda code: _by_label(script_runner.run(code)["printed"])
 
 
 def _tensor(printed):
