@@ -336,3 +336,11 @@ def test_leaves_count_against_the_element_limit(monkeypatch):
     monkeypatch.setattr(limits, "MAX_X_ELEMENTS", 3)
     with pytest.raises(FormulaError, match="line 2: the leaves have 4 elements; the limit is 3"):
         explore("1.0", "a = [1., 2]\nb = [3., 4]\ny = x")
+
+
+def test_a_nan_from_a_leaf_is_placed_at_its_layer_never_at_x_of_nothing():
+    """w = -3 with z = sqrt(w): the nan comes from w, and x is a scalar: "first at x[]" named no element (#17)."""
+    result = explore("2", "w = -3.0\ny = x**w\nz = sqrt(w)")
+    assert result.warnings[0] == "layer z (line 3) produced inf or nan, first at z"
+    elementwise = explore("[1., -1]", "y = sqrt(x)")
+    assert elementwise.warnings[0] == "layer y (line 1) produced inf or nan, first at x[1]"

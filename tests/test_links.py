@@ -115,3 +115,14 @@ def test_a_link_naming_no_element_of_x_shows_the_first_quietly():
     assert "no element" not in notices(app)
     assert app.selectbox(key="element").value == "x[0, 0]"
     assert slope(app) == 10  # 12 (3·1 + 2) / 6 elements
+
+
+@pytest.mark.parametrize("value, shown", [("max", "sum"), ("mean", "mean"), (None, "sum")])
+def test_the_way_backward_starts_is_set_one_way_only(value, shown):
+    """The chooser has no default of its own: its value is seeded once, in the session (from the link, or sum).
+    A widget given a default and a session value makes Streamlit warn that its state was set twice (#17)."""
+    app = open_link(**({} if value is None else {"reduction": value}))
+    assert_whole_page(app)
+    control = app.get("button_group")[0]
+    assert not list(control.proto.default)
+    assert app.session_state["reduction"] == shown

@@ -24,7 +24,7 @@ from explorer.engine.parse import parse_layers, renamed
 from explorer.engine.parse_x import parse_x
 from explorer.engine.printing import tensor_repr
 from explorer.engine.shapes import check_work, infer
-from explorer.engine.tree import Program, to_text
+from explorer.engine.tree import Program, is_elementwise, to_text
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,11 @@ def _non_finite_warnings(program, layers, reductions):
     for layer in program.layers:
         where = _first_bad(layers[layer.name])
         if where is not None:
-            if tuple(layers[layer.name].shape) == tuple(reductions["sum"].grad.shape):  # shaped like x
-                at = f"x{list(where)}"
-            else:
-                at = f"{layer.name}{list(where)}" if where else layer.name
+            # An elementwise layer's element i comes from x's element i: name that. Anything else (a scalar, a
+            # layer of the leaves: w = -3 with z = sqrt(w)) is named by the layer itself, never "x[]".
+            shaped_like_x = tuple(layers[layer.name].shape) == tuple(reductions["sum"].grad.shape)
+            of_x = is_elementwise(program) and where and shaped_like_x
+            at = f"x{list(where)}" if of_x else (f"{layer.name}{list(where)}" if where else layer.name)
             found.append(f"layer {layer.name} (line {layer.line}) produced inf or nan, first at {at}")
             break
     for name, reduction in reductions.items():

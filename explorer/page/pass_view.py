@@ -23,7 +23,7 @@ def choose_view(result, selection, present=False):
     left, right = st.columns([2, 1]) if present else (contextlib.nullcontext(), contextlib.nullcontext())
     with left:
         st.segmented_control(
-            "Backward from", list(REDUCTIONS), key="reduction", default="sum", required=True, bind=URL,
+            "Backward from", list(REDUCTIONS), key="reduction", required=True, bind=URL,
             help="sum: out = z.sum(); mean: out = z.mean(); ones_like: z.backward(gradient=torch.ones_like(z))",
         )
     of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"

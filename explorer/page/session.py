@@ -82,9 +82,11 @@ def init_state():
     for notice in notices:
         st.warning(markdown_text(notice))
     # The editor compares these before its widgets read the link. A link naming only an example gets its formulas.
+    # The way backward starts is seeded here too, not by its widget's default: a widget given a default and a
+    # session value (a bad link's reduction, replaced above) makes Streamlit warn that its state was set twice.
     example = presets.BY_TITLE.get(clean.get("preset"), presets.DEFAULT)
-    first = {"preset": example.title, "x": example.x, "layers": example.layers}
-    for key in ("preset", "x", "layers"):
+    first = {"preset": example.title, "x": example.x, "layers": example.layers, "reduction": "sum"}
+    for key in ("preset", "x", "layers", "reduction"):
         st.session_state.setdefault(key, clean.get(key, first[key]))
 
 
