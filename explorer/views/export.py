@@ -26,6 +26,7 @@ from explorer.engine.fold import fold_constant
 from explorer.engine.language import ATOM_PRECEDENCE, CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS, UNARY, name_latex
 from explorer.engine.parse import parse_layers
 from explorer.engine.parse_x import parse_x
+from explorer.engine.shapes import infer
 from explorer.engine.tree import (
     Binary,
     Call,
@@ -315,17 +316,35 @@ def _chain_rule_words(program, output):
     )
 
 
-def _reduction_words(name, output, count, reads_x):
+def _reduction_words(name, output, count, reads_x, elementwise=True, leaves=False):
+    """What backward from `out` means, in words true for this program: `count` is the output's number of
+    elements (not x's), and an element of the output depends on x's element alone only when `elementwise`."""
     z = name_latex(output)
-    words = {
-        "sum": rf"$\mathrm{{out}} = \sum_i {z}_i$, so $\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = 1$ "
-        rf"and `x.grad` holds $\frac{{d{z}_i}}{{dx_i}}$.",
-        "mean": rf"$\mathrm{{out}} = \frac{{1}}{{{count}}}\sum_i {z}_i$ over {count} element{'s' * (count != 1)}, "
-        rf"so $\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = \frac{{1}}{{{count}}}$: "
-        f"`x.grad` is the gradient of `sum` divided by {count}.",
-        "ones_like": "Without arguments `backward()` needs a single number. For a tensor, `gradient` gives "
-        rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}}$ for every element: ones, the same as `sum`.",
-    }[name]
+    grads = "every leaf's `.grad`" if leaves else "`x.grad`"
+    if count == 1:  # a scalar output: sum, mean and ones_like all start backward with 1
+        words = {
+            "sum": rf"`{output}` is a single number, so $\mathrm{{out}} = {z}$ and "
+            rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}}} = 1$: {grads} holds the derivative of `{output}` "
+            "itself.",
+            "mean": rf"`{output}` is a single number: its mean is itself, so "
+            rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}}} = 1$ and {grads} is the same as for `sum`.",
+            "ones_like": f"`{output}` is a single number, so `torch.ones_like({output})` is 1: the same start as "
+            f"`sum`, so {grads} is the same.",
+        }[name]
+    else:
+        holds = (rf"`x.grad` holds $\frac{{d{z}_i}}{{dx_i}}$, since ${z}_i$ depends on $x_i$ alone." if elementwise
+                 else rf"{grads} holds $\sum_i \frac{{\partial {z}_i}}{{\partial x_j}}$ for each element $x_j$ "
+                 "(and likewise for each leaf): an element of the output depends on many inputs, and their "
+                 "contributions add.")
+        words = {
+            "sum": rf"$\mathrm{{out}} = \sum_i {z}_i$ over the {count} elements of `{output}`, so "
+            rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = 1$ and {holds}",
+            "mean": rf"$\mathrm{{out}} = \frac{{1}}{{{count}}}\sum_i {z}_i$ over the {count} elements of "
+            rf"`{output}`, so $\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}} = \frac{{1}}{{{count}}}$: "
+            f"{grads} is the gradient of `sum` divided by {count}.",
+            "ones_like": "Without arguments `backward()` needs a single number. For a tensor, `gradient` gives "
+            rf"$\frac{{\partial \mathrm{{out}}}}{{\partial {z}_i}}$ for every element: ones, the same as `sum`.",
+        }[name]
     if not reads_x:
         words += f"\n\n`{output}` does not depend on `x`, so nothing flows back: `x.grad` stays `None`, that is zero."
     code = _reduction_code(name, output).replace("\n", "; ")
@@ -379,6 +398,8 @@ def _sections(program, x):
     x_line = "\n".join(_leaf_lines(program, x, names))
     forward = [_layer_line(layer, names) for layer in program.layers]
     leaf_names = [names[leaf.name] for leaf in program.leaves]
+    count = math.prod(infer(program, tuple(x.shape))[0][program.output.name])  # the output's elements, not x's
+    elementwise = is_elementwise(program)
 
     printed = "\n".join(f"print({name})" for name in ["x", *leaf_names])
     sections = [("markdown", _X_WORDS), ("code", f"{x_line}\n{printed}")]
@@ -388,7 +409,8 @@ def _sections(program, x):
         sections.append(("code", "\n".join(code)))
     sections.append(("markdown", _chain_rule_words(program, output)))
     for name in REDUCTIONS:
-        sections.append(("markdown", _reduction_words(name, output, x.numel(), reads_x)))
+        sections.append(("markdown", _reduction_words(name, output, count, reads_x, elementwise,
+                                                      bool(program.leaves))))
         reached = {names[leaf] for leaf in _reached(program)}
         cells = _reduction_cells(name, x_line, forward, output, reads_x, leaf_names, reached)
         sections += [("code", cell) for cell in cells]

@@ -87,15 +87,28 @@ def _element_step_lines(view, label, grad):
 
 
 def _tensor_step_lines(view):
-    """A step of a backward pass that is not elementwise, with whole tensors: a leaf used twice shows its
-    gradient arriving from each use and accumulating (+=)."""
-    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}",
-             f"  gradient in: d out / d ({view.title}) = {view.incoming}"]
+    """A step of a backward pass that is not elementwise, with whole tensors: each input's gradient by the op's
+    local rule, in words and numbers; where gradients meet (a leaf's .grad +=, or a tensor used twice), each
+    source named and their sum shown."""
+    lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}"]
+    if len(view.arrivals) > 1:
+        terms = " + ".join(grad for _, grad in view.arrivals)
+        lines.append(f"  gradient in: d out / d ({view.title}) = {terms} = {view.incoming}")
+        lines.append(f"  {view.title} is used {len(view.arrivals)} times: where paths meet, their gradients add")
+    else:
+        lines.append(f"  gradient in: d out / d ({view.title}) = {view.incoming}")
     if view.leaf:
-        for source, grad in view.arrivals:
+        for (_, grad), source in zip(view.arrivals, view.sources, strict=True):
             lines.append(f"  {view.leaf}.grad += {grad}   (from {source})")
-        if len(view.arrivals) > 1:
-            lines.append(f"  {view.leaf} is used {len(view.arrivals)} times: autograd adds the paths, {view.incoming}")
-    for to, grad in view.edges:
-        lines.append(f"  to {to}: gradient out d out / d ({to}) = {grad}")
+    elif len(view.arrivals) > 1:
+        for (_, grad), source in zip(view.arrivals, view.sources, strict=True):
+            lines.append(f"    {grad}   from {source}")
+    for edge in view.edges:
+        if not edge.rule:
+            lines.append(f"  to {edge.to}: gradient out d out / d ({edge.to}) = {edge.grad}")
+            continue
+        lines.append(f"  to {edge.to}: {edge.rule[0]}")
+        lines += [f"    {line}" for line in edge.rule[1:]]
+    if any("⊙" in line for line in lines):
+        lines.append("  (⊙ multiplies element by element)")
     return lines

@@ -4,7 +4,8 @@ matmul's output depends on many elements of its inputs."""
 
 from dataclasses import dataclass
 
-from explorer.views.graph import node_heading, node_title, summary
+from explorer.views.graph import node_heading, node_title
+from explorer.views.local_rules import Local, Operand, rule_lines, short
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ def describe(exploration, name, number, flat_index):
 
 # ---------------------------------------------------------------- programs that are not elementwise
 
+ALIAS_CHARS = 24  # a subexpression longer than this is named by its shape and its layer: `log(…) in loss`
+
+
+@dataclass(frozen=True)
+class TensorEdge:
+    to: str  # the input the gradient flows to: a leaf's name, a layer, a (short) subexpression
+    grad: str  # the gradient out, summarised
+    rule: tuple  # lines: the op's local rule in words and with the numbers (explorer.views.local_rules)
+
 
 @dataclass(frozen=True)
 class TensorStepView:
@@ -90,46 +100,177 @@ class TensorStepView:
     op: str
     incoming: str  # d out / d (this node), summarised
     leaf: str | None  # the leaf an AccumulateGrad adds into
-    edges: tuple  # of (to, gradient out summarised), one per input that carries a gradient
-    arrivals: tuple  # for an AccumulateGrad: (from, gradient) for each node that sent this leaf a gradient
+    edges: tuple  # of TensorEdge, one per input that carries a gradient
+    arrivals: tuple  # (from, gradient) for each node that sent this node a gradient: the terms autograd summed
+    sources: tuple = ()  # for each arrival, where it came from in words: "exp(s), step 8, via sum(exp(s))"
 
 
-def _arrivals(reduction, node_id):
-    """Each earlier node's gradient out along an edge into `node_id`: the terms autograd summed into it."""
-    found = []
-    for step in reduction.steps:
-        node = reduction.nodes[step.node]
-        for child, outgoing in zip(node.inputs, step.grad_out, strict=False):
-            if child == node_id and outgoing is not None:
-                found.append((node_title(reduction, step.node), summary(outgoing)))
-    return tuple(found)
+def elided(text, limit=ALIAS_CHARS):
+    """A long subexpression with the insides of its innermost brackets replaced by `…` until it fits:
+    `log(sum(p*detach([0.0, 1.0, 0.0])))` becomes `log(sum(p*detach(…)))`."""
+    depth, deepest = 0, 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    for keep in range(deepest - 1, -1, -1):
+        out, depth = [], 0
+        for char in text:
+            if char == ")":
+                depth -= 1
+            if depth <= keep:
+                out.append(char)
+            elif out[-1] != "…":
+                out.append("…")
+            if char == "(":
+                depth += 1
+        shorter = "".join(out)
+        if len(shorter) <= limit:
+            return shorter
+    return shorter
 
 
-def _input_name(reduction, node_id):
-    """What a gradient flows to: a leaf by its name, else the node's title."""
+def _consumers(reduction):
+    """node id -> the ids of the nodes that send it a gradient (its uses in the forward pass)."""
+    used_by = {}
+    for node_id, node in reduction.nodes.items():
+        for child in node.inputs:
+            if child:
+                used_by.setdefault(child, []).append(node_id)
+    return used_by
+
+
+def _layer_of(reduction, node_id, used_by):
+    """The layer a subexpression belongs to: the nearest node above it that makes a layer."""
+    seen, todo = set(), list(used_by.get(node_id, ()))
+    while todo:
+        current = todo.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        layer = reduction.nodes[current].layer
+        if layer:
+            return layer
+        todo += used_by.get(current, ())
+    return None
+
+
+def alias(reduction, node_id, used_by=None, placed=False):
+    """A node's name in the step-through: a leaf or a layer by its name, a short subexpression as written, a long
+    one shortened (`log(sum(p*detach(…)))`), never a 100-character label; `placed` adds its layer (`, in loss`)."""
     node = reduction.nodes.get(node_id)
-    return node.leaf if node is not None and node.leaf else node_title(reduction, node_id)
+    if node is not None and node.leaf:
+        return node.leaf
+    title = node_title(reduction, node_id)
+    if node is None or node.layer or len(title) <= ALIAS_CHARS:
+        return title
+    if not placed:
+        return elided(title)
+    layer = _layer_of(reduction, node_id, _consumers(reduction) if used_by is None else used_by)
+    return elided(title) + (f", in {layer}" if layer else "")
+
+
+def _operands(exploration, reduction, node, used_by):
+    """Each input of `node` as an Operand: its name and, where the pass recorded it, its forward value."""
+    constants = iter(node.constants)
+    operands = []
+    for position, child in enumerate(node.inputs):
+        if not child:
+            operands.append(Operand(next(constants, None) or _constant_text(reduction, node, position, used_by),
+                                    None))
+            continue
+        below = reduction.nodes.get(child)
+        if below is not None and below.leaf:
+            value = exploration.leaves.get(below.leaf)
+        else:
+            value = None if below is None else below.value
+        operands.append(Operand(alias(reduction, child, used_by), value))
+    return tuple(operands)
+
+
+def _constant_text(reduction, node, position, used_by):
+    """A number operand as written (`2` in `2*x`): the node's text around its other operand; else `a constant`."""
+    others = [alias(reduction, child, used_by) for child in node.inputs if child]
+    if node.expr and len(node.inputs) == 2 and len(others) == 1:
+        for sign in (" + ", " - ", "*", "/", "**"):  # torch may put the number second: 2*x is mul(x, 2)
+            if node.expr.startswith(others[0] + sign):
+                return node.expr[len(others[0] + sign):]
+            if node.expr.endswith(sign + others[0]):
+                return node.expr[: -len(sign + others[0])]
+    return "a constant"
+
+
+def _exponent(node):
+    """The exponent of a power `u**n` as written, when it is a plain number."""
+    if node.expr and node.op == "PowBackward0" and "**" in node.expr:
+        exponent = node.expr.rsplit("**", 1)[1].strip()
+        try:
+            float(exponent)
+        except ValueError:
+            return None
+        return exponent
+    return None
+
+
+def _arrivals(reduction, node_id, used_by):
+    """Each earlier node's gradient out along an edge into `node_id`: the terms autograd summed into it, with
+    where each came from: a name and its step, and, when two sources share a name, the path each took (or, for
+    one op that reads the node twice, as in h*h, which operand)."""
+    found = []
+    for number, step in enumerate(reduction.steps, 1):
+        node = reduction.nodes[step.node]
+        uses = [k for k, child in enumerate(node.inputs) if child == node_id]
+        for k, (child, outgoing) in enumerate(zip(node.inputs, step.grad_out, strict=False)):
+            if child == node_id and outgoing is not None:
+                where = f"{alias(reduction, step.node, used_by)}, step {number}"
+                if len(uses) > 1:
+                    where += f", operand {k + 1}"
+                found.append((alias(reduction, step.node, used_by), short(outgoing), where, step.node))
+    names = [(name, source) for name, _, _, source in found]
+    sources = []
+    for name, _, where, source_id in found:
+        if sum(1 for other, other_id in names if other == name and other_id != source_id):
+            paths = [alias(reduction, parent, used_by) for parent in used_by.get(source_id, ())]
+            where += f", via {' and '.join(paths)}" if paths else ""
+        sources.append(where)
+    return tuple((name, grad) for name, grad, _, _ in found), tuple(sources)
+
+
+def _heading(reduction, node_id, used_by):
+    """The node as the graph labels it (`o = tanh(x @ w + b)`, `out = o.sum()`), or its alias if that is long."""
+    heading = node_heading(reduction, node_id)
+    if reduction.nodes[node_id].layer or len(heading) <= ALIAS_CHARS:
+        return heading
+    return alias(reduction, node_id, used_by, placed=True)
 
 
 def describe_tensors(exploration, name, number):
-    """Step `number` (1-based) of reduction `name`'s backward pass, with each gradient as a whole tensor."""
+    """Step `number` (1-based) of reduction `name`'s backward pass, with each gradient as a whole tensor, and
+    each input's gradient out explained by the op's local rule (explorer.views.local_rules.RULES)."""
     reduction = exploration.reductions[name]
     current = reduction.steps[number - 1]
     node = reduction.nodes[current.node]
     accumulates = node.op == "AccumulateGrad"
+    used_by = _consumers(reduction)
+    local = Local(current.grad_in, node.value, _operands(exploration, reduction, node, used_by), current.local,
+                  _exponent(node))
+    names = [operand.name for operand in local.operands]
     edges = tuple(
-        (_input_name(reduction, child), summary(outgoing))
-        for child, outgoing in zip(node.inputs, current.grad_out, strict=False)
+        TensorEdge(operand.name + (f", operand {k + 1}" if names.count(operand.name) > 1 else ""), short(outgoing),
+                   tuple(rule_lines(node.op, local, k, outgoing) or ()))
+        for k, (child, operand, outgoing) in enumerate(zip(node.inputs, local.operands, current.grad_out,
+                                                           strict=False))
         if child and outgoing is not None
     )
+    arrivals, sources = _arrivals(reduction, current.node, used_by)
     return TensorStepView(
         number=number,
         total=len(reduction.steps),
-        title=node.leaf if accumulates else node_title(reduction, current.node),
-        heading=f"{node.leaf}.grad" if accumulates else node_heading(reduction, current.node),
+        title=node.leaf if accumulates else alias(reduction, current.node, used_by),
+        heading=f"{node.leaf}.grad" if accumulates else _heading(reduction, current.node, used_by),
         op=node.op,
-        incoming=summary(current.grad_in),
+        incoming=short(current.grad_in),
         leaf=node.leaf if accumulates else None,
         edges=() if accumulates else edges,
-        arrivals=_arrivals(reduction, current.node) if accumulates else (),
+        arrivals=arrivals,
+        sources=sources,
     )

@@ -1,0 +1,163 @@
+"""Issue 18: the page explains why, not only what. Each backward step gives its local rule with the numbers, in
+the form torch computes it; gradients that meet are shown meeting; long subexpressions get short names."""
+
+import re
+
+import pytest
+import torch
+
+from explorer.engine.exploration import explore
+from explorer.engine.tree import is_elementwise
+from explorer.page import presets
+from explorer.views.texts import step_lines
+from tests.app_page import open_link
+
+
+def steps(key, reduction="sum"):
+    preset = presets.BY_KEY[key]
+    result = explore(preset.x, preset.layers)
+    count = len(result.reductions[reduction].steps)
+    return ["\n".join(step_lines(result, reduction, n, 0)) for n in range(1, count + 1)]
+
+
+def step_of(key, op, reduction="sum", which=0):
+    return [text for text in steps(key, reduction) if text.split("\n")[0].endswith(op)][which]
+
+
+# ---------------------------------------------------------------- 1. the local rule, with the numbers
+
+
+def test_neuron_tanh_step_says_one_minus_o_squared_is_a_half():
+    tanh = step_of("neuron", "TanhBackward0")
+    assert "gradient · (1 − o²) = 1 · 0.5 = 0.5" in tanh
+    assert "1 − o² = 0.5, with o = 0.7071" in tanh
+
+
+def test_neuron_dot_step_gives_x_half_of_w_and_w_half_of_x():
+    dot = step_of("neuron", "DotBackward0")
+    assert "to x: gradient · w = 0.5 · [-3, 1] = [-1.5, 0.5]" in dot
+    assert "to w: gradient · x = 0.5 · [2, 0] = [1, 0]" in dot
+
+
+def test_matmul_step_gives_w_an_outer_product_and_x_the_transpose_product():
+    mv = step_of("softmax_cross_entropy", "MvBackward0")
+    assert "to W: outer(gradient, x) = outer([0.09, -0.7553, 0.6652], [1, 2]) = " \
+           "[[0.09, 0.1801], [-0.7553, -1.5105], [0.6652, 1.3305]]" in mv
+    assert "to x: Wᵀ @ gradient = [[1, 0], [0, 1], [1, 1]]ᵀ @ [0.09, -0.7553, 0.6652] = [0.7553, -0.09]" in mv
+
+
+def test_sum_broadcasts_the_gradient_and_mean_divides_it_by_n():
+    summed = step_of("softmax_cross_entropy", "SumBackward0", which=1)  # sum(p*detach(...)) inside loss
+    assert "gradient broadcast to every element (3 elements) = -4.0862 to each = [-4.0862, -4.0862, -4.0862]" \
+        in summed
+    mean = step_of("linear_mse", "MeanBackward0")  # the formula's mean((h - target)**2)
+    assert "gradient ÷ N, broadcast to every element (2 elements) = 1 ÷ 2, to each of 2 = [0.5, 0.5]" in mean
+
+
+def test_elementwise_steps_multiply_by_elements_and_name_their_factor():
+    power = step_of("linear_mse", "PowBackward0")
+    assert "gradient ⊙ (2·(h - target)) = [0.5, 0.5] ⊙ [0.9242, -0.3327] = [0.4621, -0.1663]" in power
+    assert "⊙ multiplies element by element" in power
+    multiply = step_of("softmax_cross_entropy", "MulBackward0")
+    assert "to p: gradient ⊙ detach([0.0, 1.0, 0.0]) = [-4.0862, -4.0862, -4.0862] ⊙ [0, 1, 0] = [0, -4.0862, 0]" \
+        in multiply
+    bias = step_of("shared_bias", "MulBackward0", which=1)  # 2*x: the number is named as written
+    assert "to x: gradient ⊙ 2 = " in bias
+
+
+def test_a_broadcast_bias_is_summed_back_to_its_shape():
+    add = step_of("shared_bias", "AddBackward0")
+    assert "to b: gradient · 1, summed to b's shape (3,) (broadcasting) = sum of [[1, 1, 1], [1, 1, 1]] = [2, 2, 2]" \
+        in add
+
+
+def test_every_op_a_preset_uses_has_a_rule():
+    from explorer.views.local_rules import RULES
+
+    for preset in presets.PRESETS:
+        result = explore(preset.x, preset.layers)
+        reduction = result.reductions["sum"]
+        ops = {reduction.nodes[step.node].op for step in reduction.steps} - {"AccumulateGrad"}
+        assert ops <= set(RULES), (preset.key, ops - set(RULES))
+
+
+# ---------------------------------------------------------------- 2. gradients that meet
+
+
+def test_cross_entropy_scores_show_the_two_paths_meeting_as_p_minus_onehot():
+    mv = step_of("softmax_cross_entropy", "MvBackward0")
+    assert "d out / d (s) = [0.09, 0.2447, 0.6652] + [0, -1, 0] = [0.09, -0.7553, 0.6652]" in mv
+    assert "s is used 2 times: where paths meet, their gradients add" in mv
+    assert "[0.09, 0.2447, 0.6652]   from exp(s), step 8, via sum(exp(s))" in mv
+    assert "[0, -1, 0]   from exp(s), step 9, via p" in mv
+
+
+def test_a_tensor_read_twice_by_one_op_names_each_operand():
+    add = step_of("shared_bias", "AddBackward0", which=1)  # h = 2*x + b, which h*h reads twice
+    assert "from h*h, step 3, operand 1" in add and "from h*h, step 3, operand 2" in add
+
+
+def test_explanations_never_print_a_negative_zero():
+    from explorer.views.local_rules import number, short
+
+    assert number(-0.0) == "0" and number(-0.00001) == "-1e-05" and number(-0.00004) == "-4e-05"
+    assert short(torch.tensor([-0.0, -1.0, -0.0])) == "[0, -1, 0]"
+    for key in ("softmax_cross_entropy", "relu_kink", "neuron"):
+        for text in steps(key):
+            assert not re.search(r"(?<![\d.])-0(?![.\d])", text), text
+
+
+def test_long_subexpressions_are_named_short_and_placed_in_their_layer():
+    texts = steps("softmax_cross_entropy")
+    for text in texts:
+        for name in re.findall(r"d out / d \((.*?)\) =", text):
+            assert len(name) <= 24, name
+    log = step_of("softmax_cross_entropy", "LogBackward0")
+    assert "log(sum(p*detach(…))), in loss" in log
+    assert "d out / d (log(sum(p*detach(…)))) = -1" in log
+
+
+# ---------------------------------------------------------------- the page shows them
+
+
+def test_the_page_step_through_shows_the_meeting_and_the_rule():
+    preset = presets.BY_KEY["softmax_cross_entropy"]
+    app = open_link(preset=preset.title, x=preset.x, layers=preset.layers, backward_step="10")
+    assert not app.exception, [e.value for e in app.exception]
+    shown = "\n".join(block.value for block in app.code)
+    assert "[0.09, 0.2447, 0.6652] + [0, -1, 0]" in shown and "outer(gradient, x)" in shown
+
+
+# ---------------------------------------------------------------- 4. the exported notebook's prose
+
+
+def _backward_prose(preset):
+    """The notebook's markdown under each way backward starts: reduction name -> its words."""
+    from explorer.views.export import export_notebook
+
+    cells = [cell.source for cell in export_notebook(preset.x, preset.layers).cells if cell.cell_type == "markdown"]
+    prose = {}
+    for text in cells:
+        if text.startswith("## Backward with"):
+            name = "ones_like" if "ones_like" in text.split("\n")[0] else text.split(".")[1].split("(")[0]
+            prose[name] = text
+    return prose
+
+
+@pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda preset: preset.key)
+def test_notebook_prose_says_what_its_own_numbers_show(preset):
+    result = explore(preset.x, preset.layers)
+    prose = _backward_prose(preset)
+    assert set(prose) == {"sum", "mean", "ones_like"}
+    count = result.output.numel()
+    divided = re.search(r"divided by (\d+)", prose["mean"])
+    if result.scalar_output:
+        assert divided is None and all("is a single number" in words for words in prose.values()), prose
+        for leaf, grad in result.leaf_grads["mean"].items():  # "the same as for sum": the numbers agree
+            assert torch.allclose(grad, result.leaf_grads["sum"][leaf])
+    else:
+        assert int(divided[1]) == count, prose["mean"]  # the output's elements, not x's
+        assert torch.allclose(result.grads["mean"] * count, result.grads["sum"])
+        assert f"over the {count} elements of" in prose["sum"]
+    elementwise_words = r"holds $\frac{d" in prose["sum"]
+    assert elementwise_words == (is_elementwise(result.program) and not result.scalar_output), prose["sum"]
