@@ -74,3 +74,4 @@ def page():
 # Small reruns run one at a time, in arrival order: with one GIL, sessions computing at once all finish late.
 with facade.turn():
     page()
+facade.warm_up()  # once per process, after the first page is out: torch.func's first call, off the visitor's path

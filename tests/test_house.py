@@ -82,3 +82,16 @@ def test_start_starts_the_memory_threads_once():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == "['gc-collect', 'malloc-trim'] True"
+
+
+def test_the_warm_up_runs_once_after_the_first_page_off_the_visitors_path():
+    code = (
+        "import threading\n"
+        "from explorer.serving import facade\n"
+        "facade.warm_up(); facade.warm_up()\n"
+        "names = [t.name for t in threading.enumerate() if t.name.startswith('torch-func')]\n"
+        "facade._WARMED[0].join(60)\n"
+        "print(names, facade._WARMED[0].is_alive())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.strip() == "['torch-func-warm-up'] False"

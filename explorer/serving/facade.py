@@ -18,6 +18,8 @@ import hashlib
 import threading
 import weakref
 
+import torch
+
 from explorer.engine.cost import curve_plan, parse_cost
 from explorer.engine.exploration import prepare, run
 from explorer.engine.verify import verify
@@ -33,6 +35,7 @@ MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every ele
 
 _started = threading.Lock()
 _STARTED = []
+_WARMED = []
 
 
 def start():
@@ -48,6 +51,25 @@ def start():
     memory.start()
     # The symbolic workers start with the first derivation (the chain rule and the check are folded at first):
     # three sympy imports at start-up would compete with the first visitor's page for the two cores.
+
+
+def _warm_torch_func():
+    """torch.func's first vmap and grad in a process cost 0.8-1.4 s (measured here); the plot of every program
+    with leaves uses both. Paid once, on a tiny function, instead of by the first visitor who opens one."""
+    t = torch.ones(3)
+    torch.func.vmap(torch.func.grad(lambda u: (torch.sin(u) * u)))(t)
+    with torch.no_grad():
+        torch.func.vmap(lambda u: torch.sin(u) * u)(t)
+
+
+def warm_up():
+    """After the first page is drawn, from the entry script: warm what a later rerun would otherwise wait for,
+    in a thread of its own, once per process. Not in start(): the first run's page would share the CPU with it."""
+    with _started:
+        if _WARMED:
+            return
+        _WARMED.append(threading.Thread(target=_warm_torch_func, name="torch-func-warm-up", daemon=True))
+    _WARMED[0].start()
 
 
 def turn():
