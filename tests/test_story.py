@@ -161,3 +161,51 @@ def test_notebook_prose_says_what_its_own_numbers_show(preset):
         assert f"over the {count} elements of" in prose["sum"]
     elementwise_words = r"holds $\frac{d" in prose["sum"]
     assert elementwise_words == (is_elementwise(result.program) and not result.scalar_output), prose["sum"]
+
+
+# ---------------------------------------------------------------- 8. every code block runs as shown
+
+RUN_BLOCKS = """
+import contextlib, io, json, sys
+forward, blocks = json.load(sys.stdin)
+printed = []
+for block in blocks:
+    namespace, out = {}, io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(forward, namespace)  # a fresh forward pass before each block: .grad never adds up across blocks
+    with contextlib.redirect_stdout(out):
+        exec(block, namespace)
+    printed.append(out.getvalue())
+json.dump(printed, sys.stdout)
+"""
+
+
+def _python_blocks(app):
+    assert not app.exception, [e.value for e in app.exception]
+    return [block.value for block in app.code if block.proto.language == "python"]
+
+
+@pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda preset: preset.key)
+def test_every_code_block_the_page_shows_runs_as_shown(preset):
+    """The Forward pass tab's block runs on its own (and so does the exported script); every other block runs
+    after a fresh forward pass, as the page says, and prints what its comments show."""
+    import json
+    import subprocess
+    import sys
+
+    link = {"x": preset.x, "layers": preset.layers}
+    (forward,) = _python_blocks(open_link(values="Forward pass", **link))
+    (layers,) = _python_blocks(open_link(values="Layer gradients", **link))
+    *grads, script = _python_blocks(open_link(values="x.grad", export="true", **link))
+    assert script.startswith("# Exported from") and len(grads) == 3
+    blocks = [*grads, layers]
+    assert "retain_grad()" in layers and "backward(" in layers
+    ran = subprocess.run([sys.executable, "-c", RUN_BLOCKS], input=json.dumps([forward, blocks]),
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    for block, printed in zip(blocks, json.loads(ran.stdout), strict=True):
+        assert "None" not in printed or "# None" in block, (block, printed)
+        for line in printed.splitlines():
+            assert ("# " + line).rstrip() in block, (line, block)
+    standalone = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert standalone.returncode == 0, standalone.stderr

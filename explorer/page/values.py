@@ -3,11 +3,10 @@
 import streamlit as st
 
 from explorer.engine.language import REDUCTIONS
-from explorer.engine.printing import tensor_repr
 from explorer.page import state
 from explorer.page.common import URL, drawn_safely
 from explorer.serving import facade
-from explorer.views.texts import forward_text, gradient_texts
+from explorer.views.texts import forward_text, gradient_texts, layer_gradient_code
 
 
 def values(result, selection, view):
@@ -47,10 +46,6 @@ def gradients(result, reduction=None):
 @drawn_safely
 def layer_gradients(result, name):
     """d out / d layer for every layer, printed as x.grad is, after retain_grad()."""
-    reduction = result.reductions[name]
-    st.markdown("**Gradients of the layers** (`retain_grad()` keeps them):")
-    lines = [reduction.code.split("\n")[0]] if reduction.out is not None else []
-    for layer, grad in reduction.layer_grads.items():
-        unreached = "None  # depends on no leaf" if result.program.leaves else "None  # does not depend on x"
-        lines += [f"print({layer}.grad)", tensor_repr(grad) if grad is not None else unreached]
-    st.code("\n".join(lines), language="python")  # no wrap_lines: a soft wrap may fall inside a number
+    st.markdown("**Gradients of the layers**: after the forward pass, `retain_grad()` keeps them, then backward:")
+    text = facade.view(("layer_gradients", name), result, lambda: layer_gradient_code(result, name))
+    st.code(text, language="python")  # no wrap_lines: a soft wrap may fall inside a number

@@ -71,6 +71,11 @@ def _script_names(program):
     return names
 
 
+def code_names(program):
+    """Leaf and layer name -> its name in the generated code (the page's code blocks use the same)."""
+    return _script_names(program)
+
+
 def _is_signed_literal(node):
     if isinstance(node, Unary):
         return _is_signed_literal(node.operand)

@@ -5,7 +5,7 @@ from explorer.engine import elements
 from explorer.engine.language import REDUCTIONS
 from explorer.engine.printing import tensor_repr
 from explorer.engine.tree import is_elementwise
-from explorer.views.export import forward_code
+from explorer.views.export import code_names, forward_code
 from explorer.views.walkthrough import describe, describe_tensors
 
 MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
@@ -34,20 +34,44 @@ def forward_text(result):
     return "\n".join(lines)
 
 
+def _backward_lines(result, name):
+    """How backward starts under `name`, in the code's names (a layer called `out` is `out_` there)."""
+    output = code_names(result.program)[result.program.output.name]
+    return REDUCTIONS[name].code.format(z=output).split("\n")
+
+
 def reduction_code(result, name):
-    """How backward starts under `name`, then every .grad as torch prints it."""
+    """How backward starts under `name`, then every .grad as torch prints it: code that runs as shown after the
+    forward pass (the Forward pass tab), each printed value as comments under its print()."""
     reduction = result.reductions[name]
-    lines = reduction.code.split("\n")
+    names = code_names(result.program)
+    lines = _backward_lines(result, name)
     if reduction.out_repr is not None:
-        lines.insert(1, "print(out)")
-        lines.insert(2, reduction.out_repr)
-    lines += ["print(x.grad)", tensor_repr(reduction.grad)]
+        lines[1:1] = ["print(out)", *_printed(reduction.out_repr)]
+    lines += ["print(x.grad)", *_printed(tensor_repr(reduction.grad))]
     for leaf in result.program.leaves:  # every declared leaf's .grad, as torch prints it
+        code = names[leaf.name]
         if leaf.name in reduction.unreached:
-            lines += [f"print({leaf.name}.grad)",
-                      f"None  # the output does not reach {leaf.name}: torch leaves .grad as None; its gradient is 0"]
+            lines += [f"print({code}.grad)",
+                      f"# None: the output does not reach {leaf.name}; torch leaves .grad as None, its gradient is 0"]
         else:
-            lines += [f"print({leaf.name}.grad)", tensor_repr(reduction.leaf_grads[leaf.name])]
+            lines += [f"print({code}.grad)", *_printed(tensor_repr(reduction.leaf_grads[leaf.name]))]
+    return "\n".join(lines)
+
+
+def layer_gradient_code(result, name):
+    """d out / d layer for every layer, as code that runs as shown after the forward pass: retain_grad() on each
+    layer autograd tracks (a layer's .grad is otherwise not kept), backward as `name` starts it, then each .grad
+    printed, as comments. A layer autograd does not track prints None."""
+    reduction = result.reductions[name]
+    names = code_names(result.program)
+    tracked = [layer for layer in result.program.names if "grad_fn=" in result.layer_reprs[layer]]
+    lines = ["# after the forward pass: keep each layer's gradient (only leaves keep theirs), then backward"]
+    lines += [f"{names[layer]}.retain_grad()" for layer in tracked]
+    lines += _backward_lines(result, name)
+    unreached = "# None: it depends on no leaf" if result.program.leaves else "# None: it does not depend on x"
+    for layer, grad in reduction.layer_grads.items():
+        lines += [f"print({names[layer]}.grad)", *(_printed(tensor_repr(grad)) if grad is not None else [unreached])]
     return "\n".join(lines)
 
 
