@@ -209,3 +209,43 @@ def test_every_code_block_the_page_shows_runs_as_shown(preset):
             assert ("# " + line).rstrip() in block, (line, block)
     standalone = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert standalone.returncode == 0, standalone.stderr
+
+
+# ---------------------------------------------------------------- 7. the "same number" sentence
+
+
+def _chain_sentence(**link):
+    app = open_link(chain="true", **link)
+    assert not app.exception, [e.value for e in app.exception]
+    return next(md.value for md in app.markdown if "this is **" in md.value)
+
+
+def test_same_number_sentence_names_the_step_where_x_grad_arrives():
+    neuron = presets.BY_KEY["neuron"]
+    sentence = _chain_sentence(x=neuron.x, layers=neuron.layers)
+    assert "The same number, three places" in sentence
+    assert "step 6 of 7 of the step-through, where `x.grad` receives it" in sentence  # not "the last step"
+
+
+def test_same_number_sentence_says_float32_precision_and_the_difference():
+    # b = 2: tanh saturates, and float32's -0.00402268 sits beside the exact -0.00402285
+    sentence = _chain_sentence(x="[2.0, 0.0]", layers="w = [-3.0, 1.0]\nb = 2\no = tanh(x @ w + b)")
+    assert "agrees to float32 precision (they differ by " in sentence, sentence
+    assert "The same number" not in sentence
+    difference = float(re.search(r"differ by ([-0-9.e]+)\)", sentence)[1])
+    assert 0 < difference < 1e-6
+
+
+# ---------------------------------------------------------------- 11. the "Backward from" tooltip
+
+
+@pytest.mark.parametrize("key, output", [("neuron", "o"), ("softmax_cross_entropy", "loss"), ("two_layers", "z")])
+def test_backward_from_tooltip_names_the_real_output_and_says_what_gradient_is(key, output):
+    preset = presets.BY_KEY[key]
+    app = open_link(x=preset.x, layers=preset.layers)
+    assert not app.exception, [e.value for e in app.exception]
+    tooltip = app.get("button_group")[0].proto.help
+    assert f"out = {output}.sum()" in tooltip and f"out = {output}.mean()" in tooltip
+    assert f"{output}.backward(gradient=torch.ones_like({output}))" in tooltip
+    assert "`gradient=` is the vector backward starts with" in tooltip
+    assert output == "z" or "z.sum()" not in tooltip

@@ -63,14 +63,36 @@ def chain_rule(result, derivation, selection):
     name, element = selection.reduction, selection.element
     st.markdown(f"**Backward from `{name}`**, for {of_what}:")
     st.latex(derivation.reductions[name].latex)
-    label = element.label  # x's elements come first in the numbering: x[0, 1]
     symbolic = _value_at(derivation.reductions[name].values, element.index)
     autograd = elements.grad_at(result, name, element.index)
-    grad = f"{element.leaf}.grad"
-    st.markdown(
-        f"At `{label}` this is **{symbolic:.6g}**. The same number, three places: the tangent's slope in the plot, "
-        f"`{grad}` at `{label}` = **{autograd:.6g}**, and the last step of the step-through."
-    )
+    st.markdown(same_number_sentence(result, name, element, symbolic, autograd))
+
+
+def arrival_step(result, name, leaf):
+    """The step of the step-through (1-based) at which `leaf`'s .grad receives its gradient, or None."""
+    reduction = result.reductions[name]
+    for number, step in enumerate(reduction.steps, 1):
+        node = reduction.nodes[step.node]
+        if node.op == "AccumulateGrad" and node.leaf == leaf:
+            return number
+    return None
+
+
+def same_number_sentence(result, name, element, symbolic, autograd):
+    """The symbolic value beside autograd's, and where else it shows: the plot, and the step at which the
+    leaf's .grad receives it. Autograd computes in float32: printed apart, the two agree to its precision."""
+    label, grad = element.label, f"{element.leaf}.grad"
+    step = arrival_step(result, name, element.leaf)
+    total = len(result.reductions[name].steps)
+    where = (f"step {step} of {total} of the step-through, where `{grad}` receives it" if step
+             else "the step-through, where no gradient reaches it")
+    if f"{symbolic:.6g}" == f"{autograd:.6g}":
+        agree = "The same number, three places"
+    else:
+        agree = (f"Autograd computes in float32, and agrees to float32 precision (they differ by "
+                 f"{abs(symbolic - autograd):.2g}). Three places show it")
+    return (f"At `{label}` this is **{symbolic:.6g}**. {agree}: the tangent's slope in the plot, "
+            f"`{grad}` at `{label}` = **{autograd:.6g}**, and {where}.")
 
 
 def _check_table(check, shape):

@@ -15,6 +15,15 @@ from explorer.views.plot import tangent_figure
 from explorer.views.texts import step_lines
 
 
+def backward_help(z):
+    """The chooser's tooltip, naming the real output `z` (o, loss), and what `gradient=` is."""
+    return (f"How backward starts from the output `{z}`. **sum**: `out = {z}.sum(); out.backward()`. "
+            f"**mean**: `out = {z}.mean(); out.backward()`, every gradient divided by the number of elements of "
+            f"`{z}`. **ones_like**: `{z}.backward(gradient=torch.ones_like({z}))`. `gradient=` is the vector "
+            f"backward starts with, d out / d `{z}` for each element of `{z}` (needed when `{z}` is not a single "
+            "number): ones give the same gradients as sum.")
+
+
 @drawn_safely
 def choose_view(result, selection, present=False):
     """The reduction and the element that the plot, the graph and the step-through look at: one above the
@@ -24,7 +33,7 @@ def choose_view(result, selection, present=False):
     with left:
         st.segmented_control(
             "Backward from", list(REDUCTIONS), key="reduction", required=True, bind=URL,
-            help="sum: out = z.sum(); mean: out = z.mean(); ones_like: z.backward(gradient=torch.ones_like(z))",
+            help=backward_help(result.program.output.name),
         )
     of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"
     with right:
