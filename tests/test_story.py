@@ -249,3 +249,21 @@ def test_backward_from_tooltip_names_the_real_output_and_says_what_gradient_is(k
     assert f"{output}.backward(gradient=torch.ones_like({output}))" in tooltip
     assert "`gradient=` is the vector backward starts with" in tooltip
     assert output == "z" or "z.sum()" not in tooltip
+
+
+# ---------------------------------------------------------------- 12. a stale graph is marked on the graph
+
+
+def test_after_an_error_the_graph_itself_says_it_is_stale_and_a_fix_clears_it():
+    neuron = presets.BY_KEY["neuron"]
+    app = open_link(x=neuron.x, layers=neuron.layers)
+    assert "STALE" not in app.get("graphviz_chart")[0].proto.spec
+    app.text_area(key="layers").set_value(neuron.layers + "\nloss = o +* 2").run()
+    assert not app.exception, [e.value for e in app.exception]
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert 'label="STALE: the last example that worked, not the current input"' in dot
+    assert 'fontcolor="#b00020"' in dot
+    assert any("Stale graph" in error.value for error in app.error)
+    app.text_area(key="layers").set_value(neuron.layers).run()
+    assert "STALE" not in app.get("graphviz_chart")[0].proto.spec
+    assert not any("Stale graph" in error.value for error in app.error)

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.engine.errors import FormulaError
 from explorer.page import presets
 from explorer.page.common import URL, drawn_safely, markdown_text
-from explorer.page.session import load_preset
+from explorer.page.session import STALE, load_preset
 from explorer.serving import facade
 from explorer.serving.admission import ServerBusy
 
@@ -64,6 +64,7 @@ def compute(x_text, layers_text):
         return _last_good()
     clear_status()
     st.session_state["last_good"] = (x_text, layers_text)
+    st.session_state[STALE] = False
     for warning in result.warnings:
         st.warning(markdown_text(warning))
     return result
@@ -78,4 +79,5 @@ def _last_good():
     except (FormulaError, ServerBusy):
         return None
     st.warning("Showing the last example that worked, until the input is fixed.")
+    st.session_state[STALE] = True  # the graph says so on itself (pass_view.autograd_graph)
     return result

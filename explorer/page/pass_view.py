@@ -10,7 +10,7 @@ from explorer.engine.errors import FormulaError
 from explorer.engine.language import REDUCTIONS
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
-from explorer.views.graph import fitted
+from explorer.views.graph import fitted, titled
 from explorer.views.plot import tangent_figure
 from explorer.views.texts import step_lines
 
@@ -71,9 +71,22 @@ GRAPH_CAPTION = (
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
 
 
+STALE_BANNER = ("**Stale graph:** this is the last example that worked, not the input in the editor. "
+                "Fix the error there to see your own.")
+STALE_TITLE = "STALE: the last example that worked, not the current input"
+
+
+def stale_marked(dot):
+    """The graph with a red title over it: it belongs to the last example that worked, not to the input."""
+    return titled(dot, STALE_TITLE, colour="#b00020")
+
+
 @drawn_safely
 def autograd_graph(result, selection, present=False):
     st.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    if selection.stale:  # a banner over the graph, and the graph's own title says it too
+        st.error(STALE_BANNER)
+    mark = stale_marked if selection.stale else (lambda dot: dot)
     step = selection.step_index
     if present:  # a projector: short labels at the chosen element, and the whole graph on the screen
         # The labels index x's elements; a leaf's element (w[0]) has no place in x, so its graph shows whole tensors.
@@ -81,9 +94,9 @@ def autograd_graph(result, selection, present=False):
         at, title = (element.flat, f"values and grads at {element.label}") if element.leaf == "x" else (
             None, "values and grads")
         dot = facade.dot(result, selection.reduction, step, selection.plain, at)
-        st.graphviz_chart(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title), width="content")
+        st.graphviz_chart(mark(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title)), width="content")
         return
-    st.graphviz_chart(facade.dot(result, selection.reduction, step, selection.plain), width="content")
+    st.graphviz_chart(mark(facade.dot(result, selection.reduction, step, selection.plain)), width="content")
     st.caption(PLAIN_GRAPH_CAPTION if selection.plain else GRAPH_CAPTION)
 
 

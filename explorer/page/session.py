@@ -2,6 +2,8 @@
 per rerun, and written back into a link at its end. The only module that reads st.session_state for values the
 sections use: every section takes what it needs as parameters."""
 
+import dataclasses
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -27,6 +29,7 @@ def load_preset():
 
 
 NOTICES_KEY = "state_notices"  # notices kept across the rerun that a fixed link takes
+STALE = "showing_last_good"  # set by the editor: this rerun shows the last example that worked, not the input
 
 
 def _session_value(key):
@@ -121,6 +124,7 @@ def selection(result):
     A value that names nothing is put right in the session before its widget reads it: a slider given a value
     past its end raises, and a selectbox shows its first option."""
     chosen = state.select(result, {key: _current(key) for key in state.SELECTION_KEYS})
+    chosen = dataclasses.replace(chosen, stale=bool(st.session_state.get(STALE)))
     if chosen.by_label and chosen.element.label != st.session_state.get("element"):
         st.session_state["element"] = chosen.element.label
     if "backward_step" in chosen.notices:

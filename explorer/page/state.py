@@ -206,6 +206,7 @@ class Selection:
     plain: bool  # torchviz's own graph, without the explorer's labels
     by_label: bool  # the element is chosen from a list of labels (else by its flat index, typed)
     notices: dict  # key ("element", "backward_step") -> a sentence about a value that named nothing, replaced
+    stale: bool = False  # the result is the last example that worked, shown while the input has an error
 
     @property
     def step_index(self):

@@ -204,6 +204,14 @@ def _constant_statements(reduction):
     return statements
 
 
+def titled(source, title, colour="black"):
+    """The DOT with a title over the graph, in `colour`: bold, and larger than the nodes' text."""
+    label = graphviz.Digraph()
+    label.attr("graph", label=label_lines(title), labelloc="t", fontcolor=colour, fontsize="18",
+               fontname="Helvetica-Bold")
+    return with_statements(source, label.body)
+
+
 def fitted(source, width_inches, height_inches, title=""):
     """The DOT packed tight and scaled, up or down, to fill a box, with an optional title on top: a projector
     shows the whole graph, as large as the screen allows, without scrolling."""
