@@ -267,3 +267,33 @@ def test_after_an_error_the_graph_itself_says_it_is_stale_and_a_fix_clears_it():
     app.text_area(key="layers").set_value(neuron.layers).run()
     assert "STALE" not in app.get("graphviz_chart")[0].proto.spec
     assert not any("Stale graph" in error.value for error in app.error)
+
+
+# ---------------------------------------------------------------- 10. the formula-size limit says what it counts
+
+
+def test_too_many_parts_says_what_a_part_is_the_count_the_place_and_to_split():
+    from explorer.engine import limits
+    from explorer.engine.errors import FormulaError
+    from explorer.engine.parse import parse_layers
+
+    def balanced(count):  # a sum of `count` x's, bracketed in halves: shallow, so only its size is at stake
+        return "x" if count == 1 else f"({balanced(count // 2)} + {balanced(count - count // 2)})"
+
+    parse_layers("y = " + balanced(60))  # 60 names and 59 operators: 119 parts
+    too_many = "h = 2*x\n  y = " + balanced(61)  # 121 parts: the 121st is the last x
+    with pytest.raises(FormulaError) as raised:
+        parse_layers(too_many)
+    error = raised.value
+    assert limits.MAX_EXPR_NODES == 120
+    assert (error.line, error.col) == (2, too_many.split("\n")[1].rindex("x") + 1)  # the last x, indent included
+    assert "this formula has 121 parts (names, numbers, operators and calls); one line allows 120" in str(error)
+    assert "Split it into layers" in str(error)
+    assert str(error).startswith(f"line 2, col {error.col}: ")
+
+
+def test_the_page_shows_the_parts_message_in_full():
+    app = open_link(x="[1.0, 2.0]", layers="y = " + "+".join(["sin(x)*x"] * 31))
+    assert not app.exception, [e.value for e in app.exception]
+    shown = " ".join(error.value for error in app.error)
+    assert "parts \\(names, numbers, operators and calls\\)" in shown and "Split it into layers" in shown

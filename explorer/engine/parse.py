@@ -47,19 +47,42 @@ def _where(node, line):
     return {"line": line, "col": getattr(node, "col_offset", 0) + 1}
 
 
+# What a formula's "parts" are, as its limit counts and its message says: names, numbers, operators, calls (a
+# call's function name is the call itself). Brackets, commas and Python's own bookkeeping nodes are not parts.
+_PARTS = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)
+PARTS_WORDS = "names, numbers, operators and calls"
+
+
+def _is_part(node, parent):
+    return isinstance(node, _PARTS) and not (isinstance(parent, ast.Call) and node is parent.func)
+
+
 def _check_tree_size(tree, line):
-    """Count nodes and depth with an explicit stack: a recursive walk breaks on long chains."""
-    count, stack = 0, [(tree, 1, tree.col_offset)]
+    """Count parts and depth with an explicit stack: a recursive walk breaks on long chains. Too many parts is
+    said with the count, what a part is, and the column where the limit is passed, reading left to right: the
+    line (at most limits.MAX_LINE_CHARS) bounds the walk, so counting them all costs nothing."""
+    columns, too_deep, stack = [], None, [(tree, None, 1, tree.col_offset)]
     while stack:
-        node, depth, col = stack.pop()
+        node, parent, depth, col = stack.pop()
         col = getattr(node, "col_offset", col)  # operators and Load carry no position: use the parent's
-        count += 1
-        if count > limits.MAX_EXPR_NODES:
-            raise FormulaError(f"the formula has more than {limits.MAX_EXPR_NODES} parts", line=line)
-        if depth > limits.MAX_EXPR_DEPTH:
-            raise FormulaError(f"the formula nests deeper than {limits.MAX_EXPR_DEPTH} levels", line=line, col=col + 1)
-        stack.extend((child, depth + 1, col) for child in ast.iter_child_nodes(node))
-    return count
+        if _is_part(node, parent):  # a binary operator sits after its left operand, not where the left begins
+            columns.append(node.left.end_col_offset if isinstance(node, ast.BinOp) else col)
+        if depth > limits.MAX_EXPR_DEPTH and too_deep is None:
+            too_deep = col
+        stack.extend((child, node, depth + 1, col) for child in ast.iter_child_nodes(node))
+    if len(columns) > limits.MAX_EXPR_NODES:
+        passed = sorted(columns)[limits.MAX_EXPR_NODES]
+        raise FormulaError(
+            f"this formula has {len(columns)} parts ({PARTS_WORDS}); one line allows {limits.MAX_EXPR_NODES}, "
+            f"and part {limits.MAX_EXPR_NODES + 1} is at this column"
+            + (f"; it also nests deeper than {limits.MAX_EXPR_DEPTH} levels" if too_deep is not None else "")
+            + ". Split it into layers: put a piece on a line of its own (h = ...) and use h",
+            line=line, col=passed + 1)
+    if too_deep is not None:
+        raise FormulaError(f"the formula nests deeper than {limits.MAX_EXPR_DEPTH} levels (calls, brackets, and each "
+                           "operator of a chain such as a + b + c, nest). Split it into layers: put a piece on a line "
+                           "of its own (h = ...) and use h", line=line, col=too_deep + 1)
+    return len(columns)
 
 
 # A Python number literal, as its tokenizer reads one, and the character after it.
@@ -356,7 +379,8 @@ def parse_layers(text):
             raise FormulaError(f"more than {limits.MAX_LAYERS} layers", line=number)
         total += _count(layer.expr)
         if total > limits.MAX_TOTAL_NODES:
-            raise FormulaError(f"the layers have more than {limits.MAX_TOTAL_NODES} parts in all", line=number)
+            raise FormulaError(f"the layers have {total} parts in all by this line ({PARTS_WORDS}), more than "
+                               f"the {limits.MAX_TOTAL_NODES} allowed: fewer or shorter layers", line=number)
         layers.append(layer)
         known.append(layer.name)
     if not layers:
