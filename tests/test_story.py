@@ -13,11 +13,17 @@ from explorer.views.texts import step_lines
 from tests.app_page import open_link
 
 
-def steps(key, reduction="sum"):
+def unfolded(text):
+    """A step's text with its folded lines joined back: `a\n      = b` is `a = b` (texts._folded)."""
+    return re.sub(r"\n +(?=\(from )", "   ", re.sub(r"\n += ", " = ", text))
+
+
+def steps(key, reduction="sum", folded=False):
     preset = presets.BY_KEY[key]
     result = explore(preset.x, preset.layers)
     count = len(result.reductions[reduction].steps)
-    return ["\n".join(step_lines(result, reduction, n, 0)) for n in range(1, count + 1)]
+    texts = ["\n".join(step_lines(result, reduction, n, 0)) for n in range(1, count + 1)]
+    return texts if folded else [unfolded(text) for text in texts]
 
 
 def step_of(key, op, reduction="sum", which=0):
@@ -87,14 +93,14 @@ def test_every_op_a_preset_uses_has_a_rule():
 def test_cross_entropy_scores_show_the_two_paths_meeting_as_p_minus_onehot():
     mv = step_of("softmax_cross_entropy", "MvBackward0")
     assert "d out / d (s) = [0.09, 0.2447, 0.6652] + [0, -1, 0] = [0.09, -0.7553, 0.6652]" in mv
-    assert "s is used 2 times: where paths meet, their gradients add" in mv
-    assert "[0.09, 0.2447, 0.6652]   from exp(s), step 8, via sum(exp(s))" in mv
-    assert "[0, -1, 0]   from exp(s), step 9, via p" in mv
+    assert "s is used 2 times; where paths meet, gradients add" in mv
+    assert "  from exp(s), step 8, via sum(exp(s)):\n    [0.09, 0.2447, 0.6652]" in mv
+    assert "  from exp(s), step 9, via p:\n    [0, -1, 0]" in mv
 
 
 def test_a_tensor_read_twice_by_one_op_names_each_operand():
     add = step_of("shared_bias", "AddBackward0", which=1)  # h = 2*x + b, which h*h reads twice
-    assert "from h*h, step 3, operand 1" in add and "from h*h, step 3, operand 2" in add
+    assert "from h*h, step 3, operand 1:" in add and "from h*h, step 3, operand 2:" in add
 
 
 def test_explanations_never_print_a_negative_zero():
@@ -115,6 +121,19 @@ def test_long_subexpressions_are_named_short_and_placed_in_their_layer():
     log = step_of("softmax_cross_entropy", "LogBackward0")
     assert "log(sum(p*detach(…))), in loss" in log
     assert "d out / d (log(sum(p*detach(…)))) = -1" in log
+
+
+def test_long_lines_fold_before_their_equals_signs_not_inside_a_tensor():
+    for key in ("neuron", "softmax_cross_entropy", "linear_mse"):
+        for text in steps(key, folded=True):
+            for line in text.split("\n")[2:]:  # after the step and its heading (the layer as the user wrote it)
+                if len(line) > 40:  # only a single tensor, a rule in words, or a sentence may run on
+                    assert line.lstrip().startswith(("= ", "to ", "where ", "(from")) or line.count(" = ") == 0, line
+    mv = step_of("softmax_cross_entropy", "MvBackward0")
+    folded = [text for text in steps("softmax_cross_entropy", folded=True) if "MvBackward0" in text][0]
+    assert "  gradient in: d out / d (s)\n  = [0.09, 0.2447, 0.6652] + [0, -1, 0]\n  = [0.09, -0.7553, " \
+           "0.6652]" in folded
+    assert unfolded(folded) == mv
 
 
 # ---------------------------------------------------------------- the page shows them

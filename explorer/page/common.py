@@ -56,7 +56,7 @@ PRESENTATION_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p,
 [data-testid="stMain"] input, [data-testid="stMain"] textarea { font-size: 1.3rem; }
-[data-testid="stMain"] [data-testid="stCode"] code { font-size: 1rem; }
+[data-testid="stMain"] [data-testid="stCode"] code { font-size: 0.9rem; }  /* 14.4 px: 40 characters fit */
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
 [data-testid="stMain"] .katex { font-size: 1.5em; }
 [data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem; }

@@ -86,8 +86,8 @@ def _product(words, factor_words=None, reads_output=False):
         if not _same_shape(local, step.gradient):
             return f"gradient · {factor}, summed back to {step.operands[k].name}'s shape (broadcasting)", None
         broadcast = result is not None and tuple(result.shape) != tuple(step.gradient.shape)
-        shape = f"shape {tuple(result.shape)}" if broadcast and result.dim() else "one number"
-        summed = f", summed to {step.operands[k].name}'s {shape} (broadcasting)" if broadcast else ""
+        shape = f"{step.operands[k].name}'s shape {tuple(result.shape)}" if broadcast and result.dim() else "one number"
+        summed = f", summed to {shape} (broadcasting)" if broadcast else ""
         if factor in ("1", "(−1)"):  # a sum or a difference passes the gradient through, or its negative
             return f"gradient · {factor}{summed}", (f"sum of {short(step.gradient)}", None) if broadcast else None
         by = " · " if step.gradient.numel() == 1 else " ⊙ "

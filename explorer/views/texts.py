@@ -110,29 +110,52 @@ def _element_step_lines(view, label, grad):
     return lines
 
 
+STEP_WIDTH = 40  # characters a step's line may take before it folds: the step-through's column, normal or projected
+
+
+def _folded(indent, text):
+    """A line of `a = b = c`, folded before its `=` signs when too long for the step-through's column: the words
+    stay on the first line, and each continuation takes as many `= ...` as fit, so a soft wrap rarely falls
+    inside a tensor."""
+    if len(indent) + len(text) <= STEP_WIDTH:
+        return [indent + text]
+    first, *rest = text.split(" = ")
+    lines, more = [indent + first], indent
+    for part in rest:
+        joined = f"{lines[-1]} = {part}"
+        if len(lines) > 1 and len(joined) <= STEP_WIDTH:
+            lines[-1] = joined
+        else:
+            lines.append(f"{more}= {part}")
+    return lines
+
+
 def _tensor_step_lines(view):
     """A step of a backward pass that is not elementwise, with whole tensors: each input's gradient by the op's
     local rule, in words and numbers; where gradients meet (a leaf's .grad +=, or a tensor used twice), each
     source named and their sum shown."""
     lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}"]
+    incoming = f"gradient in: d out / d ({view.title})"
     if len(view.arrivals) > 1:
         terms = " + ".join(grad for _, grad in view.arrivals)
-        lines.append(f"  gradient in: d out / d ({view.title}) = {terms} = {view.incoming}")
-        lines.append(f"  {view.title} is used {len(view.arrivals)} times: where paths meet, their gradients add")
+        lines += _folded("  ", f"{incoming} = {terms} = {view.incoming}")
+        lines.append(f"  {view.title} is used {len(view.arrivals)} times; where paths meet, gradients add")
     else:
-        lines.append(f"  gradient in: d out / d ({view.title}) = {view.incoming}")
+        lines += _folded("  ", f"{incoming} = {view.incoming}")
     if view.leaf:
         for (_, grad), source in zip(view.arrivals, view.sources, strict=True):
-            lines.append(f"  {view.leaf}.grad += {grad}   (from {source})")
+            added, where = f"  {view.leaf}.grad += {grad}", f"(from {source})"
+            lines += [f"{added}   {where}"] if len(added) + len(where) < STEP_WIDTH else [added, f"    {where}"]
     elif len(view.arrivals) > 1:
         for (_, grad), source in zip(view.arrivals, view.sources, strict=True):
-            lines.append(f"    {grad}   from {source}")
+            lines += [f"  from {source}:", f"    {grad}"]
     for edge in view.edges:
         if not edge.rule:
-            lines.append(f"  to {edge.to}: gradient out d out / d ({edge.to}) = {edge.grad}")
+            lines += _folded("  ", f"to {edge.to}: gradient out d out / d ({edge.to}) = {edge.grad}")
             continue
-        lines.append(f"  to {edge.to}: {edge.rule[0]}")
-        lines += [f"    {line}" for line in edge.rule[1:]]
+        lines += _folded("  ", f"to {edge.to}: {edge.rule[0]}")
+        for line in edge.rule[1:]:
+            lines += _folded("    ", line)
     if any("⊙" in line for line in lines):
         lines.append("  (⊙ multiplies element by element)")
     return lines

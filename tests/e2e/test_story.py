@@ -1,0 +1,49 @@
+"""Issue 18 in the browser: the step-through explains each step with its local rule and shows gradients meeting,
+on a normal screen and on a 1024x768 projector; the screenshots of these tests are the README's."""
+
+from urllib.parse import urlencode
+
+import pytest
+
+from explorer.page import presets
+from tests.harness import screenshot, wait_text
+
+PROJECTOR = {"width": 1024, "height": 768}
+STEPS = {  # preset: (the step to show, what the teacher must read there)
+    "neuron": (5, "= 0.5 · [-3, 1] = [-1.5, 0.5]"),  # DotBackward0: x gets 0.5 · w
+    "softmax_cross_entropy": (10, "= [0.09, 0.2447, 0.6652] + [0, -1, 0]"),  # s: where the two paths meet
+}
+
+
+def story_link(server, key, **params):
+    preset = presets.BY_KEY[key]
+    step, _ = STEPS[key]
+    return server + "/?" + urlencode({"preset": preset.title, "backward_step": str(step), **params})
+
+
+def step_text(page, expected):
+    block = page.locator('[data-testid="stCode"]', has_text=expected).first
+    block.wait_for()
+    return block
+
+
+@pytest.mark.parametrize("key", STEPS)
+def test_the_step_through_shows_the_rule_and_the_meeting_in_the_browser(open_page, server, key):
+    _, expected = STEPS[key]
+    page = open_page(story_link(server, key))
+    wait_text(page, expected)
+    if key == "neuron":  # and w's: 0.5 · x
+        assert "0.5 · [2, 0] = [1, 0]" in page.locator("body").inner_text()
+    screenshot(page, f"story_{key}")
+
+
+@pytest.mark.parametrize("key", STEPS)
+def test_a_projector_shows_the_whole_explanation_without_scrolling(open_page, server, key):
+    _, expected = STEPS[key]
+    page = open_page(story_link(server, key, present="true"), **PROJECTOR)
+    wait_text(page, expected)
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg')
+    box = step_text(page, expected).bounding_box()
+    screenshot(page, f"story_{key}_projector")
+    assert box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR["height"] + 1, box
+    assert box["x"] + box["width"] <= PROJECTOR["width"] + 1, box
