@@ -122,3 +122,70 @@ SYMBOLIC_IDLE_SECONDS = 20.0  # a worker unused this long exits, giving back its
 SYMBOLIC_QUEUE_SECONDS = 30.0  # a derivation waiting longer for a worker answers "busy" (not under normal load)
 SYMBOLIC_START_SECONDS = 30.0  # a new worker that is not ready (imports, warm-up) within this is killed
 MAX_LATEX_CHARS = 5_000
+
+# ---------------------------------------------------------------- the memory budget
+# EXPLORER_MEMORY_BUDGET_MB, read once here: the memory the whole server may use (its RSS with the symbolic
+# workers, idle included), in MB of 10^6 bytes (690 MB is 658 MiB), e.g. 690 on Community Cloud's smallest tier.
+# Unset, the values above hold. Set, `budgeted` scales the heavy requests' share (HEAVY_MEMORY_BYTES), the caches
+# (CACHE_BUDGETS) and the symbolic workers to what is left after the idle server and a headroom. A heavy request
+# over its share still runs alone (admission clamps it), so a small budget makes heavy visitors wait or get
+# "Server busy" sooner; small reruns never wait. What one request at the limits takes is not scaled: one
+# exploration of 10^5 elements or at MAX_WORK raised the server by 140-165 MiB alone, and the burst of
+# bench/public.py peaked at 665-761 MiB with a budget of 690 (bench/ANALYSIS.md, issue 17).
+MEMORY_BUDGET_ENV = "EXPLORER_MEMORY_BUDGET_MB"
+# Measured on this stack (bench/ANALYSIS.md, issue 17): the server after its first page, torch + streamlit +
+# sympy + plotly imported, holds 387 MiB resident (406 MB); each symbolic worker 80-96 MiB once warm.
+IDLE_SERVER_BYTES = 406_000_000
+SYMBOLIC_WORKER_BYTES = 95_000_000
+# What no estimate counts: each session's texts (a 1 MB x is held by its widget, its URL and its messages),
+# Streamlit's outgoing messages, and the allocator's slack after heavy work.
+MEMORY_HEADROOM_BYTES = 60_000_000
+MIN_HEAVY_MEMORY_BYTES = 20_000_000  # below this, every heavy request would run alone anyway
+# The values above, before any budget: what a budget scales down from, never up.
+UNBUDGETED = {"HEAVY_MEMORY_BYTES": HEAVY_MEMORY_BYTES, "SYMBOLIC_WORKERS": SYMBOLIC_WORKERS,
+              "CACHE_BUDGETS": dict(CACHE_BUDGETS)}
+
+
+def budgeted(budget_bytes):
+    """The settings a total memory budget allows: {"HEAVY_MEMORY_BYTES", "CACHE_BUDGETS", "SYMBOLIC_WORKERS"}.
+
+    After the idle server and the headroom, each symbolic worker takes SYMBOLIC_WORKER_BYTES (one at least,
+    one more per 250 MB left over, up to the default three); what remains is split between the caches and the
+    heavy requests in the defaults' proportion, never above the defaults. Raises ValueError when the budget
+    cannot hold the idle server, one worker and the smallest heavy share."""
+    heavy_default, caches = UNBUDGETED["HEAVY_MEMORY_BYTES"], UNBUDGETED["CACHE_BUDGETS"]
+    spare = budget_bytes - IDLE_SERVER_BYTES - MEMORY_HEADROOM_BYTES
+    workers = int(max(1, min(UNBUDGETED["SYMBOLIC_WORKERS"], spare // 250_000_000)))
+    left = spare - workers * SYMBOLIC_WORKER_BYTES
+    default = heavy_default + sum(caches.values())
+    scale = min(1.0, left / default)
+    heavy = int(heavy_default * scale)
+    if heavy < MIN_HEAVY_MEMORY_BYTES:
+        least = (IDLE_SERVER_BYTES + MEMORY_HEADROOM_BYTES + SYMBOLIC_WORKER_BYTES
+                 + MIN_HEAVY_MEMORY_BYTES * default // heavy_default)
+        raise ValueError(f"{MEMORY_BUDGET_ENV}={budget_bytes / 1e6:g} MB cannot hold the idle server "
+                         f"(~{IDLE_SERVER_BYTES / 1e6:.0f} MB), a symbolic worker and heavy work: "
+                         f"give it {least / 1e6:.0f} MB at least")
+    return {"HEAVY_MEMORY_BYTES": heavy, "SYMBOLIC_WORKERS": workers,
+            "CACHE_BUDGETS": {name: int(budget * scale) for name, budget in caches.items()}}
+
+
+def _budget_from_environment():
+    import os
+
+    text = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        megabytes = float(text)
+    except ValueError:
+        raise ValueError(f"{MEMORY_BUDGET_ENV} must be a number of megabytes, not {text!r}") from None
+    return budgeted(int(megabytes * 1_000_000))
+
+
+_BUDGETED = _budget_from_environment()
+if _BUDGETED is not None:
+    HEAVY_MEMORY_BYTES = _BUDGETED["HEAVY_MEMORY_BYTES"]
+    SYMBOLIC_WORKERS = _BUDGETED["SYMBOLIC_WORKERS"]
+    CACHE_BUDGETS = _BUDGETED["CACHE_BUDGETS"]
+    CACHE_BYTES = sum(CACHE_BUDGETS.values())
