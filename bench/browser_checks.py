@@ -35,7 +35,7 @@ STAMPS = """(() => {
 
 # Truthy (the time) once the app is idle and every expected token is on the page.
 APP_DRAWN = """([idle, graphSvg, plotSvg, graph, numbers, plot]) => {
-  const squash = (text) => text.replace(/\\s+/g, '');
+  const squash = (text) => text.replace(/[\\s#]+/g, '');  // printed tensors' lines are comments: "# tensor(...)"
   if (!document.querySelector(idle)) return false;
   const svg = document.querySelector(graphSvg);
   if (!svg || !svg.textContent.includes(graph)) return false;
@@ -55,7 +55,8 @@ FLOOR_DRAWN = """([idle, echo]) => {
 
 
 def squash(text):
-    return re.sub(r"\s+", "", text)
+    """Without whitespace or "#": the page prints a tensor's lines as comments under its print()."""
+    return re.sub(r"[\s#]+", "", text)
 
 
 def app_expectation(layers_text):

@@ -33,6 +33,7 @@ class Run:
     alerts: list = field(default_factory=list)  # every alert's text: info, warning and error
     warnings: list = field(default_factory=list)  # warning alerts, as text
     latex: list = field(default_factory=list)  # every st.latex body
+    plots: int = 0  # plotly charts drawn
     messages: int = 0
     bytes: int = 0
 
@@ -151,5 +152,7 @@ class Session:
                 run.errors.append("error alert: " + body.body)
             elif body.format == WARNING_ALERT:
                 run.warnings.append(body.body)
+        elif kind == "plotly_chart":
+            run.plots += 1
         elif kind == "markdown" and body.element_type == LATEX:
             run.latex.append(body.body)

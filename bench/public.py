@@ -344,8 +344,9 @@ def victim(url, tally, until, deadline):
             session.close()
 
 
-def burst(sessions, seconds, settle):
-    with streamlit_server(APP, "public_burst") as (url, process):
+def burst(sessions, seconds, settle, env=None, name="public_burst"):
+    """The burst on a fresh server; `env` adds environment variables (CLOUD_ENV, EXPLORER_MEMORY_BUDGET_MB)."""
+    with streamlit_server(APP, name, env=env) as (url, process):
         warm = Session(url, timeout=RERUN_TIMEOUT)
         warm.rerun(within=RERUN_TIMEOUT)
         warm.close()

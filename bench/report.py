@@ -131,13 +131,92 @@ def headline(results):
                      f"(click to redraw p50 {ms(tangent['latency']['p50'])})", verdict(tangent["frames_sent"] == 0)))
     if results.get("public"):
         rows += public_rows(results["public"])
+    elif results.get("burst"):
+        rows += scenario_rows({"burst": results["burst"]})
+    if results.get("link"):
+        rows += link_rows(results["link"])
+    if results.get("budget"):
+        rows += budget_rows(results["budget"])
     return rows
+
+
+# ---------------------------------------------------------------- hosting (issue 17)
+
+
+def scenario_rows(results):
+    """The server scenarios' rows, for the results of one setting (shipped, or results["cloud"])."""
+    rows = []
+    if results.get("load"):
+        rows += load_rows(results["load"], "")
+    burst = results.get("burst") or (results.get("public") or {}).get("burst")
+    if burst:
+        rows += burst_rows(burst) if "failed" not in burst else [("Public: burst", "", f"failed: {burst['failed']}",
+                                                                   "**miss**")]
+    if results.get("link"):
+        rows += link_rows(results["link"])
+    return rows
+
+
+def hosting(results):
+    """The class, the burst and the link as shipped and under Cloud's settings, side by side ("" if not run)."""
+    cloud = results.get("cloud")
+    if not cloud:
+        return ""
+    shipped = {(row[0], row[1]): row for row in scenario_rows(results)}
+    rows = []
+    for row in scenario_rows(cloud):
+        mine = shipped.get((row[0], row[1]), (None, None, "not run", "n/a"))
+        rows.append((row[0], row[1], mine[2], mine[3], row[2], row[3]))
+    return table(("measure", "target", "as shipped", "result", "under Cloud's settings", "result"), rows)
+
+
+def link_rows(link):
+    from bench.link import ONE_PEAK_MB, ONE_SECONDS, SMALL_MAX_MS, THREE_PEAK_MB
+
+    rows = []
+    for key, limit, label in (("one", ONE_PEAK_MB, "one visitor"), ("three", THREE_PEAK_MB, "three at once")):
+        part = link.get(key)
+        if not part:
+            continue
+        over = part["peak_mb"] - part["idle_mb"]
+        seconds = [page.get("seconds", math.nan) for page in part["pages"]]
+        outcomes = ", ".join(page["outcome"] + (" (queued)" if page.get("queued") else "") for page in part["pages"])
+        fine = all(page["outcome"] in ("plot drawn", "plot refused", "busy") for page in part["pages"])
+        quick = key != "one" or all(s <= ONE_SECONDS or page["outcome"] == "plot refused"
+                                    for s, page in zip(seconds, part["pages"], strict=True))
+        target = f"≤ {limit} MB" + (f", ≤ {ONE_SECONDS:g} s or the plot refused" if key == "one" else "")
+        rows.append((f"Link visitor ({part['rows']:,}×1 x, a leaf row of 95), {label}: peak RSS over idle, "
+                     "time to a finished page", target,
+                     f"+{over:,.0f} MB; {', '.join(f'{s:.1f} s' for s in seconds)}; {outcomes}",
+                     verdict(at_most(over, limit) and quick and fine)))
+        small = part["small"]
+        rows.append((f"Link visitor, {label}: a small session's seed edits meanwhile, p95 / max",
+                     f"max ≤ {ms(SMALL_MAX_MS)}", f"{ms(small['p95'])} / {ms(small['max'])} ({small['n']} edits)",
+                     verdict(None if not small["n"] else at_most(small["max"], SMALL_MAX_MS)
+                             and not part["small_failed"])))
+    return rows
+
+
+def budget_rows(budget):
+    if "failed" in budget:
+        return [("Cloud's smallest tier: burst", "", f"failed: {budget['failed']}", "**miss**")]
+    limit, victim = budget["budget_mb"], budget["victim"]
+    return [
+        (f"Cloud's smallest tier: burst with EXPLORER_MEMORY_BUDGET_MB={limit}, peak RSS (server and children)",
+         f"≤ {limit} MB", f"{mb(budget['peak_mb'])} (idle {mb(budget['idle_mb'])})",
+         verdict(at_most(budget["peak_mb"], limit))),
+        (f"Cloud's smallest tier ({limit} MB): the victim's seed edits p95 / max; heavy reruns",
+         "≤ 1 s / ≤ 2 s; queued or busy", f"{ms(victim['p95'])} / {ms(victim['max'])}; " + heavy_outcomes(budget),
+         verdict(None if victim["n"] == 0 else at_most(victim["p95"], 1000) and at_most(victim["max"], 2000)
+                 and not budget["victim_failed"])),
+    ]
 
 
 def load_rows(load, prefix):
     r = ratio(load["edits"]["p95"], load["single"]["p95"])
     return [
-        (f"{prefix}Classroom (30 sessions): p95 / single-session p95", "≤ 2×",
+        (f"{prefix}Classroom (30 sessions, {load.get('formulas', 'seed')} formulas): p95 / single-session p95",
+         "≤ 2×",
          f"{times(r)} ({ms(load['edits']['p95'])} / {ms(load['single']['p95'])})", verdict(at_most(r, 2.0))),
         (f"{prefix}Classroom: errors", "0", f"{load['error_count']} in {load['edits']['n']} edits",
          verdict(load["error_count"] == 0)),
@@ -451,12 +530,20 @@ How each number is taken (details in each bench/ module's docstring):
 - **Scale**: per size, a subprocess times the engine (explore + tangent figure) and an AppTest rerun and reads its
   peak RSS (VmHWM, reset after start-up); one real server times the whole rerun.
 - **Classroom**: 29 protocol sessions and 1 Chromium page on one server, each editing every 2-3 s with a formula
-  never seen before; RSS is the server plus its child processes (forked children count shared pages again: PSS
-  splits them). The single-session baseline is one protocol session alone on the same server, half of its edits
-  before the class and half after, pooled (until 2026-11-30: 20 edits before the class only).
+  never seen before (since issue 17 each its own: polynomials, `sin(x)*exp(a*x)`, `tanh(a*x)**2`, a sigmoid
+  chain, a cubic, on a scalar, a (3,) or a (2, 3) x; the Chromium page keeps the seed's x); RSS is the server
+  plus its child processes (forked children count shared pages again: PSS splits them). The single-session
+  baseline is one protocol session alone on the same server, half of its edits before the class and half after,
+  pooled (until 2026-11-30: 20 edits before the class only).
 - **Replicas**: 60 protocol sessions, each editing every 2-3 s with a formula never seen before, first on one
   `streamlit run`, then through nginx on two replicas started by `deploy/serve.py` (`make serve REPLICAS=2`); the
   sessions send no cookie, so nginx hashes each websocket on a fresh random key. PSS is the whole process tree.
+- **Link visitor** (`bench/link.py`): a link with x of 4,000×1 and a leaf row of 95 values (1.9 M element-operations),
+  opened over the protocol by one visitor, then by three at once (3,500 rows), each on a fresh server, while a
+  small session edits the seed; RSS is the server tree's peak over idle, sampled twice a second.
+- **As shipped and under Cloud's settings**: the class, the burst and the link run once on the server as shipped
+  (the repo's config, no flags) and once with Community Cloud's forced settings as environment variables
+  (`tests/harness.py` CLOUD_ENV). The burst runs a third time with `EXPLORER_MEMORY_BUDGET_MB=690`.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
 """
@@ -478,6 +565,8 @@ def render(results, cpu, info, quick, analysis=""):
         "",
         table(("measure", "target", "measured", "result"), headline(results)),
         "",
+        *(["## As shipped and under Community Cloud's settings", "", hosting(results), ""] if hosting(results)
+          else []),
         METHOD,
     ]
     sections = (

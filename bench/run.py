@@ -4,6 +4,12 @@
     python -m bench.run --quick    a short version of everything (a smoke test), writes bench/out/BENCHMARKS.quick.md
     python -m bench.run --only load,scale    some sections only (no BENCHMARKS.md)
     python -m bench.run --render   rewrite BENCHMARKS.md from the last full run's results (after editing ANALYSIS.md)
+    python -m bench.run --cloud --only load,link    server scenarios under Community Cloud's settings only
+
+The server scenarios (the class, the burst, the link visitor) run twice in a full run: as shipped (the repo's
+config, no flags), then under Community Cloud's forced settings (common.CLOUD_ENV, as environment variables,
+which override config.toml as Cloud's do): results["cloud"]. The section "budget" runs the burst again with
+EXPLORER_MEMORY_BUDGET_MB=690, Cloud's smallest tier (explorer.engine.limits).
 
 Run it from the repo root: the servers it starts read the repo's .streamlit/config.toml (tests/harness.py).
 
@@ -21,6 +27,7 @@ import traceback
 from bench import (
     cold_start,
     edit_latency,
+    link,
     load,
     public,
     replicas,
@@ -30,7 +37,7 @@ from bench import (
     server_time,
     tangent,
 )
-from bench.common import APP, OUT, ROOT, CpuWatch
+from bench.common import APP, CLOUD_ENV, OUT, ROOT, CpuWatch
 
 
 def settings(quick):
@@ -64,6 +71,35 @@ def measure_server_time(s):
     }
 
 
+SMALLEST_TIER_MB = 690  # Community Cloud's smallest memory tier
+
+
+def burst(s, env=None, name="public_burst"):
+    p = s["public"]
+    return public.measured(public.burst, p["burst_sessions"], p["burst_seconds"], p["settle"], env, name)
+
+
+# The server scenarios of issue 17, each run with `env` added to the server's environment.
+SERVER_SCENARIOS = {
+    "load": lambda s, env: load.run(seconds=s["load"], baseline_edits=s["baseline"], env=env, name="load_cloud"),
+    "burst": lambda s, env: burst(s, env, "public_burst_cloud"),
+    "link": lambda s, env: link.run(env=env, label="cloud"),
+}
+
+
+def cloud_pass(s, names=tuple(SERVER_SCENARIOS)):
+    """The server scenarios under Community Cloud's forced settings; a scenario that fails is left out."""
+    results = {}
+    for name in names:
+        print(f"== cloud: {name}", flush=True)
+        try:
+            results[name] = SERVER_SCENARIOS[name](s, CLOUD_ENV)
+        except Exception:  # one broken measure must not lose the others
+            print(f"!! cloud: {name} failed", flush=True)
+            traceback.print_exc()
+    return results
+
+
 SECTIONS = {
     "server_time": measure_server_time,
     "scale": lambda s: scale.run(repeats=s["repeats"]),
@@ -74,6 +110,11 @@ SECTIONS = {
     "profile": lambda s: server_profile.run(APP, "app", seconds=s["profile"]),
     "profile_cached": lambda s: server_profile.run(APP, "cached", seconds=s["profile"], cached=True),
     "public": lambda s: public.run(**s["public"]),
+    "burst": burst,  # public's burst alone, as shipped: for --only (a full run has it in "public")
+    "link": lambda s: link.run(),
+    "budget": lambda s: {**burst(s, {"EXPLORER_MEMORY_BUDGET_MB": str(SMALLEST_TIER_MB)}, "public_burst_budget"),
+                         "budget_mb": SMALLEST_TIER_MB},
+    "cloud": cloud_pass,
 }
 
 
@@ -99,14 +140,22 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a short version of everything")
     parser.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     parser.add_argument("--render", action="store_true", help="rewrite the report from the last results")
+    parser.add_argument("--cloud", action="store_true",
+                        help="only the server scenarios (" + ",".join(SERVER_SCENARIOS) + "; --only picks some) "
+                        "under Community Cloud's settings")
     args = parser.parse_args()
-    suffix = ".quick" if args.quick else ("" if not args.only else ".partial")
+    suffix = ".quick" if args.quick else ("" if not (args.only or args.cloud) else ".partial")
     saved = OUT / f"results{suffix}.json"
     if args.render:
         info, cpu, results = (json.loads(saved.read_text())[key] for key in ("machine", "cpu", "results"))
     else:
         info = report.machine()
-        results, cpu = run_sections(args.only.split(",") if args.only else list(SECTIONS), settings(args.quick))
+        names = args.only.split(",") if args.only else [name for name in SECTIONS if name != "burst"]
+        if args.cloud:
+            scenarios = [name for name in names if name in SERVER_SCENARIOS] if args.only else list(SERVER_SCENARIOS)
+            SECTIONS["cloud"] = lambda s: cloud_pass(s, scenarios)
+            names = ["cloud"]
+        results, cpu = run_sections(names, settings(args.quick))
         OUT.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps({"machine": info, "cpu": cpu, "results": results}, indent=1))
     analysis_file = ROOT / "bench" / "ANALYSIS.md"
@@ -115,6 +164,9 @@ def main():
     target = ROOT / "BENCHMARKS.md" if suffix == "" else OUT / f"BENCHMARKS{suffix}.md"
     target.write_text(text)
     print(report.table(("measure", "target", "measured", "result"), report.headline(results)))
+    hosting = report.hosting(results)
+    if hosting:
+        print("\n" + hosting)
     print(f"\nwritten: {target.relative_to(ROOT)}")
 
 
