@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer.engine import elements
 from explorer.engine.tree import is_elementwise
-from explorer.page.common import drawn_safely, markdown_text
+from explorer.page.common import CHAIN_CSS, drawn_safely, markdown_text
 from explorer.serving import facade
 from explorer.views.texts import MAX_LITERAL_ELEMENTS
 
@@ -54,8 +54,10 @@ def chain_rule(result, derivation, selection):
     if not derivation.ok:
         st.info(markdown_text(derivation.message) + ". The numbers, the graph and the check below still hold.")
         return
-    for layer in derivation.layers:
-        st.latex(r" \qquad ".join((layer.formula, *layer.local)))
+    st.markdown(CHAIN_CSS, unsafe_allow_html=True)
+    for layer in derivation.layers:  # one below the other: side by side, ∂o/∂w ran past the right edge
+        for formula in (layer.formula, *layer.local):
+            st.latex(formula)
         if layer.chain and layer.chain not in layer.local:  # a layer of x alone: its chain is its local derivative
             st.latex(layer.chain)
     with_leaves = not is_elementwise(result.program)

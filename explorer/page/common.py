@@ -69,6 +69,17 @@ PRESENTATION_CSS = """<style>
 </style>"""
 
 
+# Constant CSS, never user text: a formula wider than the chain rule's column (a 3×3 Jacobian of fractions)
+# scrolls with a scrollbar that shows, not an overlay one that hides until touched. Chromium ignores the
+# ::-webkit-scrollbar rules if scrollbar-width or scrollbar-color is set, so neither is.
+CHAIN_CSS = """<style>
+.st-key-chain .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
+.st-key-chain .katex-display::-webkit-scrollbar { height: 10px; }
+.st-key-chain .katex-display::-webkit-scrollbar-thumb { background: #9e9e9e; border-radius: 5px; }
+.st-key-chain .katex-display::-webkit-scrollbar-track { background: #ececec; }
+</style>"""
+
+
 # The graph's box in presentation mode: beside the step-through in a 1024x768 projector screen.
 PRESENTATION_GRAPH_INCHES = (4.3, 6.5)
 

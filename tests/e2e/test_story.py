@@ -47,3 +47,40 @@ def test_a_projector_shows_the_whole_explanation_without_scrolling(open_page, se
     screenshot(page, f"story_{key}_projector")
     assert box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR["height"] + 1, box
     assert box["x"] + box["width"] <= PROJECTOR["width"] + 1, box
+
+
+FORMULAS = """() => [...document.querySelectorAll('.st-key-chain .katex-display')].map(e => ({
+    wide: e.scrollWidth > e.clientWidth + 2,  // the formula is wider than its column
+    bar: e.offsetHeight - e.clientHeight,  // a scrollbar that takes room is one a reader sees
+}))"""
+
+
+@pytest.mark.parametrize("key, width", [("neuron", 1400), ("softmax_cross_entropy", 1400),
+                                        ("softmax_cross_entropy", 480)])
+def test_the_chain_rule_fits_its_column_or_scrolls_with_a_visible_bar(browser, server, key, width):
+    """Headless Chromium hides every scrollbar (Playwright passes --hide-scrollbars): this test's browser shows
+    them, as a reader's does, so a scrollbar that takes room can be measured."""
+    from tests.harness import CHROMIUM, CHROMIUM_ARGS, open_app
+
+    preset = presets.BY_KEY[key]
+    showing = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                          ignore_default_args=["--hide-scrollbars"])
+    try:
+        page = showing.new_page(viewport={"width": width, "height": 1400})
+        page.set_default_timeout(60_000)
+        open_app(page, server + "/?" + urlencode({"preset": preset.title, "chain": "true"}))
+        formulas = _formulas(page)
+    finally:
+        showing.close()
+    assert len(formulas) >= 5, formulas  # stacked: each local derivative on its own, not side by side
+    assert all(not formula["wide"] or formula["bar"] > 0 for formula in formulas), formulas
+    if width == 1400:  # ∂o/∂w and ∂o/∂b no longer sit past the right edge: everything fits
+        assert not any(formula["wide"] for formula in formulas), formulas
+    else:
+        assert any(formula["wide"] for formula in formulas), "a narrow window must exercise the scrollbar"
+
+
+def _formulas(page):
+    page.wait_for_selector(".st-key-chain .katex-display")
+    page.wait_for_timeout(500)  # KaTeX lays out after the element arrives
+    return page.evaluate(FORMULAS)
