@@ -124,16 +124,16 @@ def verification(result, derivation):
     checked = facade.verification(result, derivation)
     tables = _check_tables(result, checked)
     st.caption(f"Agreement means {checked.tolerance}. Finite differences are central, in float64.")
-    for column, (name, check) in zip(st.columns(3), checked.checks.items(), strict=True):
-        with column:
-            mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
-            worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
-            st.markdown(f"**{name}**: {mark}, max diff {worst}")
-            st.table(tables[name], hide_index=True)
-            if check.total is not None:
-                st.caption(f"A sample: {check.elements} evenly spaced of {check.total:,} elements of x and the "
-                           "leaves, each perturbed on its own; the mark covers the sample.")
-            elif check.elements > len(check.rows):
-                st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
+    # One above the other: three side by side cut the finite-difference and ✓ columns of many-digit values.
+    for name, check in checked.checks.items():
+        mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
+        worst = "-" if check.max_abs_diff is None else f"{check.max_abs_diff:.2e}"
+        st.markdown(f"**{name}**: {mark}, max diff {worst}")
+        st.table(tables[name], hide_index=True)
+        if check.total is not None:
+            st.caption(f"A sample: {check.elements} evenly spaced of {check.total:,} elements of x and the "
+                       "leaves, each perturbed on its own; the mark covers the sample.")
+        elif check.elements > len(check.rows):
+            st.caption(f"First {len(check.rows)} of {check.elements:,} elements; the mark covers them all.")
     if not checked.passed:
         st.error("Autograd and a reference disagree on at least one element: see the ✗ rows.")

@@ -84,3 +84,20 @@ def _formulas(page):
     page.wait_for_selector(".st-key-chain .katex-display")
     page.wait_for_timeout(500)  # KaTeX lays out after the element arrives
     return page.evaluate(FORMULAS)
+
+
+CLIPPED = """() => [...document.querySelectorAll('.st-key-verify [data-testid="stTable"]')].map(t => {
+    const box = t.getBoundingClientRect(), cells = [...t.querySelectorAll('tr > *:last-child')];
+    return {cut: t.scrollWidth > t.clientWidth + 1 || cells.some(c => c.getBoundingClientRect().right > box.right + 1),
+            last: cells.map(c => c.innerText).join(' ')};
+})"""
+
+
+def test_check_tables_show_every_column_of_many_digit_values(open_page, server):
+    layers = "w = [-3.0, 1.0]\nb = 2\no = tanh(x @ w + b)"  # b = 2: -0.00402285 and its like, many digits
+    page = open_page(server + "/?" + urlencode({"x": "[2.0, 0.0]", "layers": layers, "verify": "true"}))
+    page.wait_for_selector('.st-key-verify [data-testid="stTable"]')
+    tables = page.evaluate(CLIPPED)
+    assert len(tables) == 3, tables
+    for table in tables:
+        assert not table["cut"] and "✓" in table["last"], table
