@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+MAX_MODULE_LINES = 420  # "about 400": a room a reader holds in mind
 
 
 def _lint_imports(root):
@@ -95,3 +96,9 @@ def test_the_warm_up_runs_once_after_the_first_page_off_the_visitors_path():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == "['torch-func-warm-up'] False"
+
+
+def test_every_module_is_a_small_room():
+    sizes = {str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+             for path in (ROOT / "explorer").rglob("*.py")}
+    assert {path: lines for path, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}

@@ -19,7 +19,7 @@ from explorer.engine.fold import fold_constant
 from explorer.engine.language import BINARY, CALLS, REDUCTIONS, UNARY, name_latex
 from explorer.engine.parse import parse_layers
 from explorer.engine.tree import Binary, Call, Name, Num, Unary, to_text
-from explorer.views.export import _latex
+from explorer.views.prose import latex as _latex
 
 # a op b for a = 3, b = 2, worked out by hand
 BINARY_AT_3_2 = {"+": 5.0, "-": 1.0, "*": 6.0, "/": 1.5, "**": 9.0}
