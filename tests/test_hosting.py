@@ -111,8 +111,8 @@ def test_three_link_visitors_are_admitted_and_a_small_edit_stays_quick():
 
 
 def test_no_budget_keeps_the_defaults():
-    assert limits.UNBUDGETED["HEAVY_MEMORY_BYTES"] == 250_000_000
-    assert limits.UNBUDGETED["SYMBOLIC_WORKERS"] == 3
+    assert limits._UNBUDGETED["HEAVY_MEMORY_BYTES"] == 250_000_000
+    assert limits._UNBUDGETED["SYMBOLIC_WORKERS"] == 3
 
 
 @pytest.mark.parametrize("megabytes", [600, 690, 1000, 1500, 2700])
@@ -122,17 +122,17 @@ def test_a_budget_holds_the_idle_server_the_workers_the_caches_and_the_heavy_wor
              + settings["SYMBOLIC_WORKERS"] * limits.SYMBOLIC_WORKER_BYTES
              + settings["HEAVY_MEMORY_BYTES"] + sum(settings["CACHE_BUDGETS"].values()))
     assert total <= megabytes * 1_000_000
-    assert 1 <= settings["SYMBOLIC_WORKERS"] <= limits.UNBUDGETED["SYMBOLIC_WORKERS"]
-    assert limits.MIN_HEAVY_MEMORY_BYTES <= settings["HEAVY_MEMORY_BYTES"] <= limits.UNBUDGETED["HEAVY_MEMORY_BYTES"]
+    assert 1 <= settings["SYMBOLIC_WORKERS"] <= limits._UNBUDGETED["SYMBOLIC_WORKERS"]
+    assert limits.MIN_HEAVY_MEMORY_BYTES <= settings["HEAVY_MEMORY_BYTES"] <= limits._UNBUDGETED["HEAVY_MEMORY_BYTES"]
     for name, budget in settings["CACHE_BUDGETS"].items():
-        assert 0 < budget <= limits.UNBUDGETED["CACHE_BUDGETS"][name]
+        assert 0 < budget <= limits._UNBUDGETED["CACHE_BUDGETS"][name]
 
 
 def test_the_smallest_tier_gets_one_worker_and_a_smaller_heavy_share():
     settings = limits.budgeted(690_000_000)
     assert settings["SYMBOLIC_WORKERS"] == 1
-    assert settings["HEAVY_MEMORY_BYTES"] < limits.UNBUDGETED["HEAVY_MEMORY_BYTES"] / 2
-    assert limits.budgeted(2_700_000_000)["HEAVY_MEMORY_BYTES"] == limits.UNBUDGETED["HEAVY_MEMORY_BYTES"]
+    assert settings["HEAVY_MEMORY_BYTES"] < limits._UNBUDGETED["HEAVY_MEMORY_BYTES"] / 2
+    assert limits.budgeted(2_700_000_000)["HEAVY_MEMORY_BYTES"] == limits._UNBUDGETED["HEAVY_MEMORY_BYTES"]
 
 
 def test_a_budget_too_small_for_the_idle_server_is_refused_with_the_least_that_works():

@@ -142,7 +142,7 @@ SYMBOLIC_WORKER_BYTES = 95_000_000
 MEMORY_HEADROOM_BYTES = 60_000_000
 MIN_HEAVY_MEMORY_BYTES = 20_000_000  # below this, every heavy request would run alone anyway
 # The values above, before any budget: what a budget scales down from, never up.
-UNBUDGETED = {"HEAVY_MEMORY_BYTES": HEAVY_MEMORY_BYTES, "SYMBOLIC_WORKERS": SYMBOLIC_WORKERS,
+_UNBUDGETED = {"HEAVY_MEMORY_BYTES": HEAVY_MEMORY_BYTES, "SYMBOLIC_WORKERS": SYMBOLIC_WORKERS,
               "CACHE_BUDGETS": dict(CACHE_BUDGETS)}
 
 
@@ -153,9 +153,9 @@ def budgeted(budget_bytes):
     one more per 250 MB left over, up to the default three); what remains is split between the caches and the
     heavy requests in the defaults' proportion, never above the defaults. Raises ValueError when the budget
     cannot hold the idle server, one worker and the smallest heavy share."""
-    heavy_default, caches = UNBUDGETED["HEAVY_MEMORY_BYTES"], UNBUDGETED["CACHE_BUDGETS"]
+    heavy_default, caches = _UNBUDGETED["HEAVY_MEMORY_BYTES"], _UNBUDGETED["CACHE_BUDGETS"]
     spare = budget_bytes - IDLE_SERVER_BYTES - MEMORY_HEADROOM_BYTES
-    workers = int(max(1, min(UNBUDGETED["SYMBOLIC_WORKERS"], spare // 250_000_000)))
+    workers = int(max(1, min(_UNBUDGETED["SYMBOLIC_WORKERS"], spare // 250_000_000)))
     left = spare - workers * SYMBOLIC_WORKER_BYTES
     default = heavy_default + sum(caches.values())
     scale = min(1.0, left / default)
