@@ -111,6 +111,12 @@ def test_explanations_never_print_a_negative_zero():
     for key in ("softmax_cross_entropy", "relu_kink", "neuron"):
         for text in steps(key):
             assert not re.search(r"(?<![\d.])-0(?![.\d])", text), text
+    from explorer.views.graph import annotated_dot
+
+    preset = presets.BY_KEY["softmax_cross_entropy"]  # p*onehot's gradient is [-0., -4.0862, -0.] in torch
+    for at in (None, 0):
+        dot = annotated_dot(explore(preset.x, preset.layers), "sum", at=at)
+        assert not re.search(r"(?<![\d.])-0\.(?!\d)", dot), dot
 
 
 def test_long_subexpressions_are_named_short_and_placed_in_their_layer():
@@ -316,3 +322,19 @@ def test_the_page_shows_the_parts_message_in_full():
     assert not app.exception, [e.value for e in app.exception]
     shown = " ".join(error.value for error in app.error)
     assert "parts \\(names, numbers, operators and calls\\)" in shown and "Split it into layers" in shown
+
+
+# ---------------------------------------------------------------- 3. one rule for a projector's labels
+
+
+def test_a_projector_graph_shows_x_shaped_tensors_at_the_element_and_others_whole_and_says_so():
+    preset = presets.BY_KEY["softmax_cross_entropy"]
+    app = open_link(x=preset.x, layers=preset.layers, present="true", element="x[0]")
+    assert not app.exception, [e.value for e in app.exception]
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert 'label="values and grads at x[0]\\n(tensors not shaped like x: whole)"' in dot
+    assert "x\\nvalue 1\\ngrad 0.7553" in dot  # x at x[0]
+    assert "s = W @ x\\nMvBackward0\\nvalue [1., 2., 3.]   grad [ 0.09  , -0.7553,  0.6652]" in dot  # s whole, not s[0]
+    seed = presets.BY_KEY["two_layers"]
+    plain = open_link(x=seed.x, layers=seed.layers, present="true").get("graphviz_chart")[0].proto.spec
+    assert 'label="values and grads at x[0, 0]"' in plain  # every tensor is shaped like x: no rule to state

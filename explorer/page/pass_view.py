@@ -8,6 +8,7 @@ import streamlit as st
 from explorer.engine import elements
 from explorer.engine.errors import FormulaError
 from explorer.engine.language import REDUCTIONS
+from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
 from explorer.views.graph import fitted, titled
@@ -81,6 +82,14 @@ def stale_marked(dot):
     return titled(dot, STALE_TITLE, colour="#b00020")
 
 
+def projector_title(result, label):
+    """The projector graph's one rule, said on it: x-shaped tensors at the element, any other tensor whole. In
+    two short lines: one long line would widen the fitted graph and shrink its text."""
+    if is_elementwise(result.program):  # every tensor is shaped like x
+        return f"values and grads at {label}"
+    return f"values and grads at {label}", "(tensors not shaped like x: whole)"
+
+
 @drawn_safely
 def autograd_graph(result, selection, present=False):
     st.toggle("Plain torchviz", key="plain_graph", bind=URL)
@@ -91,7 +100,7 @@ def autograd_graph(result, selection, present=False):
     if present:  # a projector: short labels at the chosen element, and the whole graph on the screen
         # The labels index x's elements; a leaf's element (w[0]) has no place in x, so its graph shows whole tensors.
         element = selection.element
-        at, title = (element.flat, f"values and grads at {element.label}") if element.leaf == "x" else (
+        at, title = (element.flat, projector_title(result, element.label)) if element.leaf == "x" else (
             None, "values and grads")
         dot = facade.dot(result, selection.reduction, step, selection.plain, at)
         st.graphviz_chart(mark(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title)), width="content")

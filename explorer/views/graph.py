@@ -19,11 +19,11 @@ def summary(tensor):
     """A tensor in a few characters: the number, a small array, or the shape and first values."""
     if tensor is None:
         return "-"
-    values = tensor.detach().double().flatten()
+    values = tensor.detach().double().flatten() + 0.0  # + 0.0: a -0 prints as 0, as explanations should
     if values.numel() == 1:
         return f"{values.item():.4g}"
     if values.numel() <= 6:
-        return small_array_text(tensor.detach().double().tolist())
+        return small_array_text((tensor.detach().double() + 0.0).tolist())
     head = ", ".join(f"{v:.4g}" for v in values[:3].tolist())
     return f"{tuple(tensor.shape)} [{head}, ...]"
 
@@ -127,7 +127,7 @@ def summary_at(tensor, index):
     """One element of a tensor shaped like x (a scalar, such as out, as itself)."""
     if tensor is None:
         return "-"
-    values = tensor.detach().double().flatten()
+    values = tensor.detach().double().flatten() + 0.0  # a -0 prints as 0
     return f"{values[index if values.numel() > index else 0].item():.4g}"
 
 
@@ -136,11 +136,17 @@ def annotated_dot(exploration, name, step=None, at=None):
 
     With `step`, the step-through's current node is highlighted and the nodes
     autograd has already visited are shaded. With `at`, a flat index of x, each
-    node shows its value and gradient at that element only, on one line: short
-    enough for a projector.
+    node shaped like x shows its value and gradient at that element only, on one
+    line: short enough for a projector. One rule: a tensor of another shape (s = W @ x,
+    W) has no element "at x[i]", so it is shown whole, never its own element i.
     """
     reduction, x_values = exploration.reductions[name], exploration.x
-    show = summary if at is None else (lambda tensor: summary_at(tensor, at))
+
+    def show(tensor):
+        if at is not None and tensor is not None and tuple(tensor.shape) == tuple(x_values.shape):
+            return summary_at(tensor, at)
+        return summary(tensor)
+
     grads = {s.node: s.grad_in for s in reduction.steps}
     visited = {s.node for s in reduction.steps[:step]} if step is not None else set()
     current = reduction.steps[step].node if step is not None and reduction.steps else None
@@ -214,8 +220,9 @@ def titled(source, title, colour="black"):
 
 def fitted(source, width_inches, height_inches, title=""):
     """The DOT packed tight and scaled, up or down, to fill a box, with an optional title on top: a projector
-    shows the whole graph, as large as the screen allows, without scrolling."""
+    shows the whole graph, as large as the screen allows, without scrolling. A title of several lines is a tuple:
+    a long one-line title would widen the graph's box and shrink every node's text."""
     box = f'graph [size="{width_inches:g},{height_inches:g}!" ranksep=0.2 nodesep=0.15]'
     label = graphviz.Digraph()
-    label.attr("graph", label=label_lines(title), labelloc="t")
+    label.attr("graph", label=label_lines(*((title,) if isinstance(title, str) else title)), labelloc="t")
     return with_statements(source, [box, *(label.body if title else [])])

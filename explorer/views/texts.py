@@ -91,20 +91,21 @@ def step_lines(result, name, number, index):
 
 
 def _element_step_lines(view, label, grad):
+    # Every number is written `+ 0.0`, which turns a -0 into 0: explanations never print -0.
     lines = [f"step {view.number} of {view.total}: {view.op}", f"  {view.heading}", f"at {label}:",
-             f"  gradient in: d out / d ({view.title}) = {view.incoming:.6g}"]
+             f"  gradient in: d out / d ({view.title}) = {view.incoming + 0.0:.6g}"]
     if view.accumulates:
-        lines.append(f"  added into x.grad: x.grad at {label} = {grad:.6g}")
+        lines.append(f"  added into x.grad: x.grad at {label} = {grad + 0.0:.6g}")
     else:
         for edge in view.edges:
             lines += [
-                f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local:.6g}",
-                f"    gradient out: {view.incoming:.6g} × {edge.local:.6g} = {edge.outgoing:.6g}",
+                f"  to {edge.to}: local d({view.title})/d({edge.to}) = {edge.local + 0.0:.6g}",
+                f"    gradient out: {view.incoming + 0.0:.6g} × {edge.local + 0.0:.6g} = {edge.outgoing + 0.0:.6g}",
             ]
     if view.is_chain:
-        product = " × ".join(f"{f:.4g}" for f in view.factors)
+        product = " × ".join(f"{f + 0.0:.4g}" for f in view.factors)
         so_far = "" if view.accumulates else " so far"
-        lines.append(f"  chain rule{so_far}: {product} = {view.running:.6g}")
+        lines.append(f"  chain rule{so_far}: {product} = {view.running + 0.0:.6g}")
     else:
         lines.append("  (a DAG: where paths meet, grads add)")
     return lines
