@@ -210,6 +210,7 @@ def _python_blocks(app):
     return [block.value for block in app.code if block.proto.language == "python"]
 
 
+@pytest.mark.slow  # over 5 s (--durations): three page runs and two subprocesses per preset
 @pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda preset: preset.key)
 def test_every_code_block_the_page_shows_runs_as_shown(preset):
     """The Forward pass tab's block runs on its own (and so does the exported script); every other block runs
