@@ -77,6 +77,18 @@ def test_a_broadcast_bias_is_summed_back_to_its_shape():
         in add
 
 
+def test_a_vector_times_a_matrix_names_torchs_inner_steps_and_a_tensor_power_its_exponent():
+    result = explore("[1.0, 2.0]", "W = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]\ny = x @ W")  # x.unsqueeze(0).mm(W)
+    texts = [unfolded("\n".join(step_lines(result, "sum", n, 0))) for n in range(1, 7)]
+    mm = next(text for text in texts if "MmBackward0" in text.split("\n")[0])
+    assert "  (x as a matrix) @ W\n" in mm and "MmBackward0\n  MmBackward0" not in mm
+    assert "to x as a matrix: gradient @ Wᵀ = [[1, 1, 1]] @ [[1, 2, 3], [4, 5, 6]]ᵀ = [[6, 15]]" in mm
+    assert "to W: (x as a matrix)ᵀ @ gradient" in mm
+    power = unfolded("\n".join(step_lines(explore("[1.0, 2.0]", "w = [1.0, 1.0]\ny = x**(w*2)"), "sum", 2, 0)))
+    assert "to x: gradient ⊙ ((w*2)·x^((w*2) − 1)) = [1, 1] ⊙ [2, 4] = [2, 4]" in power, power
+    assert "to w*2: gradient ⊙ (x^(w*2) · ln x) = [1, 1] ⊙ [0, 2.7726] = [0, 2.7726]" in power, power
+
+
 def test_every_op_a_preset_uses_has_a_rule():
     from explorer.views.local_rules import RULES
 

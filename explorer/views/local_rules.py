@@ -9,6 +9,7 @@ gradient torch itself sent (Step.grad_out), never a value recomputed here.
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -113,11 +114,11 @@ def _power_words(k, step):
     base = bracketed(step.operands[0].name)
     if k == 1:
         return f"({base}^{bracketed(step.operands[1].name)} · ln {base})"
-    exponent = step.exponent
+    exponent = step.exponent or (bracketed(step.operands[1].name) if len(step.operands) > 1 else "n")
     try:
         n = float(exponent)
-    except (TypeError, ValueError):
-        return f"({bracketed(exponent or 'n')}·{base}^({exponent or 'n'} − 1))"
+    except ValueError:  # a tensor exponent, such as x**(w*2)
+        return f"({exponent}·{base}^({exponent} − 1))"
     if n == 2:
         return f"(2·{base})"
     return f"({exponent}·{base}^{number(n - 1)})"
@@ -131,7 +132,7 @@ def _unary(words):
         if k:
             return None
         text = words.format(u=step.operands[0].name, o="o")
-        return text if text.endswith(")") and text.count("(") == 1 else f"({text})"
+        return text if re.fullmatch(r"\w+\([^()]*\)", text) else f"({text})"  # exp(s) needs no brackets
 
     def factor_alone(k, step):
         return words.format(u=step.operands[0].name, o="o")
@@ -169,7 +170,7 @@ def _matmul_rule(forms):
 
 
 def _value(operand):
-    return short(operand.value) if operand.value is not None else operand.name
+    return short(operand.value) if operand.value is not None else bracketed(operand.name)
 
 
 # One row per grad_fn op: what torch multiplies the incoming gradient by, for each input.
@@ -210,11 +211,11 @@ RULES = {
     )),
     "MvBackward0": _matmul_rule((
         lambda a, b, step: (f"outer(gradient, {b.name})", f"outer({short(step.gradient)}, {_value(b)})"),
-        lambda a, b, step: (f"{a.name}ᵀ @ gradient", f"{_value(a)}ᵀ @ {short(step.gradient)}"),
+        lambda a, b, step: (f"{bracketed(a.name)}ᵀ @ gradient", f"{_value(a)}ᵀ @ {short(step.gradient)}"),
     )),
     "MmBackward0": _matmul_rule((
-        lambda a, b, step: (f"gradient @ {b.name}ᵀ", f"{short(step.gradient)} @ {_value(b)}ᵀ"),
-        lambda a, b, step: (f"{a.name}ᵀ @ gradient", f"{_value(a)}ᵀ @ {short(step.gradient)}"),
+        lambda a, b, step: (f"gradient @ {bracketed(b.name)}ᵀ", f"{short(step.gradient)} @ {_value(b)}ᵀ"),
+        lambda a, b, step: (f"{bracketed(a.name)}ᵀ @ gradient", f"{_value(a)}ᵀ @ {short(step.gradient)}"),
     )),
 }
 

@@ -154,6 +154,17 @@ def _layer_of(reduction, node_id, used_by):
     return None
 
 
+def _inner_title(reduction, node, used_by):
+    """A node torch adds inside a product of a vector and a matrix (x @ W is x.unsqueeze(0).mm(W).squeeze(0)),
+    named from its inputs as torch computes it: `x as a matrix`, `x as a matrix @ W`."""
+    inputs = [alias(reduction, child, used_by) for child in node.inputs if child]
+    if node.op.startswith("Unsqueeze") and len(inputs) == 1:
+        return f"{inputs[0]} as a matrix"
+    if node.op.startswith(("Mm", "Bmm")) and len(inputs) == 2:
+        return f"({inputs[0]}) @ {inputs[1]}" if " " in inputs[0] else f"{inputs[0]} @ {inputs[1]}"
+    return node.op
+
+
 def alias(reduction, node_id, used_by=None, placed=False):
     """A node's name in the step-through: a leaf or a layer by its name, a short subexpression as written, a long
     one shortened (`log(sum(p*detach(…)))`), never a 100-character label; `placed` adds its layer (`, in loss`)."""
@@ -161,6 +172,8 @@ def alias(reduction, node_id, used_by=None, placed=False):
     if node is not None and node.leaf:
         return node.leaf
     title = node_title(reduction, node_id)
+    if node is not None and not node.layer and not node.expr and title == node.op:  # torch's own step inside @
+        title = _inner_title(reduction, node, used_by)
     if node is None or node.layer or len(title) <= ALIAS_CHARS:
         return title
     if not placed:
@@ -238,7 +251,7 @@ def _arrivals(reduction, node_id, used_by):
 def _heading(reduction, node_id, used_by):
     """The node as the graph labels it (`o = tanh(x @ w + b)`, `out = o.sum()`), or its alias if that is long."""
     heading = node_heading(reduction, node_id)
-    if reduction.nodes[node_id].layer or len(heading) <= ALIAS_CHARS:
+    if reduction.nodes[node_id].layer or (len(heading) <= ALIAS_CHARS and heading != reduction.nodes[node_id].op):
         return heading
     return alias(reduction, node_id, used_by, placed=True)
 
