@@ -60,6 +60,11 @@ def test_no_module_imports_itself_through_others():
 
 
 
+def _printed_by(code):
+    """What `code` prints, run by a fresh Python in the repo: what a process starts with is what is tested."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+
+
 def test_nothing_runs_at_import():
     """Importing every module of the house starts no thread, freezes nothing out of the collector and builds no
     worker: the entry script calls explorer.serving.facade.start() for that, once."""
@@ -70,8 +75,7 @@ def test_nothing_runs_at_import():
         "from explorer.symbolic import client\n"
         "print(threading.active_count(), gc.get_freeze_count(), client._POOL._starting + len(client._POOL._idle))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert run.stdout.split() == ["1", "0", "0"]
+    assert _printed_by(code).split() == ["1", "0", "0"]
 
 
 def test_start_starts_the_memory_threads_once():
@@ -81,8 +85,7 @@ def test_start_starts_the_memory_threads_once():
         "facade.start(); facade.start()\n"
         "print(sorted(t.name for t in threading.enumerate() if t.name != 'MainThread'), gc.get_freeze_count() > 0)\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert run.stdout.strip() == "['gc-collect', 'malloc-trim'] True"
+    assert _printed_by(code).strip() == "['gc-collect', 'malloc-trim'] True"
 
 
 def test_the_warm_up_runs_once_after_the_first_page_off_the_visitors_path():
@@ -94,8 +97,7 @@ def test_the_warm_up_runs_once_after_the_first_page_off_the_visitors_path():
         "facade._WARMED[0].join(60)\n"
         "print(names, facade._WARMED[0].is_alive())\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert run.stdout.strip() == "['torch-func-warm-up'] False"
+    assert _printed_by(code).strip() == "['torch-func-warm-up'] False"
 
 
 def test_every_module_is_a_small_room():

@@ -65,7 +65,9 @@ def test_presentation_mode_hides_controls_and_enlarges_type(page, server):
     normal = code_font_px(page)
     open_app(page, f"{server}/?present=true&hide=forward,steps,export&reduction=mean")
     assert "MeanBackward0" in graph_text(page)
-    assert code_font_px(page) >= 1.1 * normal
+    # Larger than the page's own, and at least the back row's 14 px (issue 18), but not the 10% more it was: a
+    # projector's step-through must fit whole on a 1024x768 screen (tests/e2e/test_story.py), and at 16 px it did not.
+    assert code_font_px(page) > normal and code_font_px(page) >= 14
     assert "Forward pass" not in page.locator('[data-testid="stMain"]').inner_text()
     screenshot(page, "presentation")
 
