@@ -21,7 +21,7 @@ RATE = 200  # samples a second
 GC_FRAME = "ScriptRunner._on_script_finished "  # its gc.collect(2) is C code: this is the leaf frame
 PROCESS = re.compile(r"^process (\d+):")
 FRAME = re.compile(r"^\S.* \(.+:\d+\)$")  # "function (file:line)"; not the pieces of a command line split at ";"
-APP_FRAME = re.compile(r"^(?P<func>.+) \((?:.*/)?(?P<file>explorer/\w+\.py|streamlit_app\.py):\d+\)$")
+APP_FRAME = re.compile(r"^(?P<func>.+) \((?:.*/)?(?P<file>explorer/(?:\w+/)*\w+\.py|streamlit_app\.py):\d+\)$")
 
 
 def py_spy():
