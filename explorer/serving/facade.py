@@ -55,11 +55,16 @@ def start():
 
 def _warm_torch_func():
     """torch.func's first vmap and grad in a process cost 0.8-1.4 s (measured here); the plot of every program
-    with leaves uses both. Paid once, on a tiny function, instead of by the first visitor who opens one."""
+    with leaves uses both. Paid once, on a tiny function, instead of by the first visitor who opens one.
+
+    Its first call imports ~800 more modules (sympy and torch.fx among them: ~117k objects), after start() froze
+    the start-up objects: they are frozen too, or every full collection walks them while each session waits
+    (left unfrozen, a cached rerun's server time went from ~30 to 41-55 ms, bench/ANALYSIS.md)."""
     t = torch.ones(3)
     torch.func.vmap(torch.func.grad(lambda u: (torch.sin(u) * u)))(t)
     with torch.no_grad():
         torch.func.vmap(lambda u: torch.sin(u) * u)(t)
+    gc.freeze()  # without a collection first: a full one here held the GIL ~70 ms while the first reruns waited
 
 
 def warm_up():
