@@ -2,7 +2,7 @@
 
 The server runs as `make run` runs it: `streamlit run streamlit_app.py` from the repo root, so it reads the
 repo's own .streamlit/config.toml, with no flags beyond where to listen. A flag that changes behaviour
-(`--server.fileWatcherType`, `--runner.*`) would measure and test a different server from the one users get.
+(the file watcher's type, a runner setting) would measure and test a different server from the one users get.
 The websocket client is bench/protocol.py, imported as `bench.protocol`.
 """
 
