@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.engine.backward import run_reduction
-from explorer.engine.cost import exploration_cost
+from explorer.engine.cost import Cost, exploration_cost
 from explorer.engine.errors import FormulaError
 from explorer.engine.forward import leaf_tensors
 from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
@@ -35,13 +35,8 @@ class Prepared:
     x: torch.Tensor  # float32, as parsed
     work: int  # element-operations (a matmul counts m·n·k; shapes.infer): the cost measure of limits.MAX_WORK
     key: tuple  # (canonical layers text, x's shape, digest of x's values[, "vector", digest of v])
+    cost: Cost  # what running it costs: admission control and turns both read this (explorer.engine.cost)
     vector: torch.Tensor | None = None  # the seed v, float32 and shaped like the output; None: not given
-
-    @property
-    def cost(self):
-        """What running it costs: admission control and turns both read this (explorer.engine.cost)."""
-        return exploration_cost(self.x.numel() + sum(leaf.size for leaf in self.program.leaves), self.work,
-                                self.program)
 
 
 def canonical_layers(program):
@@ -81,7 +76,8 @@ def prepare(x_text, layers_text, vector=None):
     if vector is not None:
         vector = parse_vector(vector, program, tuple(x.shape))
         key += ("vector", _digest(vector))
-    return Prepared(program, x, work, key, vector)
+    cost = exploration_cost(x.numel() + sum(leaf.size for leaf in program.leaves), work, program)
+    return Prepared(program, x, work, key, cost, vector)
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,7 @@ class Exploration:
     vector: torch.Tensor | None  # Prepared.vector: the seed of reductions["vector"], or None
     warnings: tuple  # plain sentences about inf and nan
     leaves: dict  # every tensor that requires grad, by name, x first: its values as parsed (no grad)
-    cost: object  # explorer.engine.cost.Cost: what computing more views of it costs
+    cost: Cost  # Prepared.cost: what computing more views of it costs
 
     @property
     def output(self):

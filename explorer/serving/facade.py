@@ -20,7 +20,7 @@ import weakref
 
 import torch
 
-from explorer.engine.cost import curve_plan, parse_cost
+from explorer.engine.cost import parse_cost
 from explorer.engine.exploration import prepare, run
 from explorer.engine.verify import verify
 from explorer.serving import memory
@@ -156,9 +156,8 @@ def explore(x_text, layers_text, on_wait=None):
 def curve(result, flat_index, reduction):
     """The tangent plot's curve: a program with leaves runs once per sample, in chunks its plan sizes
     (explorer.engine.cost.curve_plan). Raises FormulaError when the plot alone is over its limit."""
-    plan = curve_plan(result.program, result.cost.elements, result.work)
     return cached("views", ("curve", result.key, flat_index, reduction),
-                  lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction, plan)))
+                  lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction)))
 
 
 def derivation(result, owner=None):

@@ -73,12 +73,12 @@ def _f_and_slope(program, t):
     return f.detach().double().numpy(), slope.double().numpy()
 
 
-def tangent_curve(exploration, flat_index, reduction, plan=None):
+def tangent_curve(exploration, flat_index, reduction):
     """The curve, and its slopes, of `reduction`'s scalar out as element `flat_index` varies: of x, or, for a
-    program with leaves, of the one numbering of explorer.engine.elements. `plan` (curve_plan) sizes the
-    general road; without one, all limits.PLOT_SAMPLES samples run in one batch."""
+    program with leaves, of the one numbering of explorer.engine.elements, sized by curve_plan (the samples and
+    chunks the exploration's Cost counted)."""
     if not is_elementwise(exploration.program):  # the fast path below holds only for elementwise programs
-        plan = plan or curve_plan(exploration.program, exploration.cost.elements, exploration.work)
+        plan = curve_plan(exploration.program, exploration.cost.elements, exploration.work)
         if not plan.samples:
             raise FormulaError(
                 f"the plot would run the whole program {limits.MIN_PLOT_SAMPLES} times ({exploration.work:,} "
