@@ -96,7 +96,9 @@ CLIPPED = """() => [...document.querySelectorAll('.st-key-verify [data-testid="s
 def test_check_tables_show_every_column_of_many_digit_values(open_page, server):
     layers = "w = [-3.0, 1.0]\nb = 2\no = tanh(x @ w + b)"  # b = 2: -0.00402285 and its like, many digits
     page = open_page(server + "/?" + urlencode({"x": "[2.0, 0.0]", "layers": layers, "verify": "true"}))
-    page.wait_for_selector('.st-key-verify [data-testid="stTable"]')
+    # All three tables, not the first: the check's tables arrive one message at a time (reading after the first
+    # found two in one fresh-clone run).
+    page.wait_for_function("""document.querySelectorAll('.st-key-verify [data-testid="stTable"]').length === 3""")
     tables = page.evaluate(CLIPPED)
     assert len(tables) == 3, tables
     for table in tables:
