@@ -8,7 +8,7 @@ Sections that are not always needed are lazy: a closed tab or expander runs noth
 import streamlit as st
 import torch
 
-from explorer.page import checks, common, editor, pass_view, session, values
+from explorer.page import checks, common, editor, pass_view, second_view, session, values
 from explorer.serving import facade
 
 # Sessions are threads of one process on a small machine: one torch thread each beats two fighting
@@ -63,6 +63,10 @@ def page():
             with common.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
                 if check.open:
                     checks.verification(result, facade.derivation(result, session.session_id()))
+        if view.shows("second"):
+            with common.lazy_section("Second derivatives: the Hessian and the graph of backward", "second") as second:
+                if second.open:
+                    second_view.second_derivatives(result, selection)
         if view.shows("export"):
             with common.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
                 if export.open:

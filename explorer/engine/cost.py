@@ -84,3 +84,16 @@ def curve_plan(program, elements, work):
         return CurvePlan(0, 0, 0)
     chunk = max(1, min(samples, limits.CURVE_CHUNK_BYTES // max(1, sample)))
     return CurvePlan(samples, chunk, chunk * sample)
+
+
+def hessian_cost(elements, work, variables):
+    """The Hessian over `variables` leaf elements: one backward through the graph of backward per variable, each
+    pass keeping the forward graph and backward's own (about three passes' tensors at once)."""
+    return cost(elements, variables * work, 3 * pass_bytes(elements, work))
+
+
+def training_cost(elements, work, trained, steps):
+    """`steps` forward and backward passes, keeping each step's trained values and grads (float32, with a tensor's
+    own objects): the pass's peak plus what the kept steps hold."""
+    kept = steps * (2 * 4 * trained + limits.BYTES_PER_ELEMENT)
+    return cost(elements, steps * (work + trained), pass_bytes(elements, work) + kept)

@@ -21,7 +21,7 @@ from explorer.engine.language import REDUCTIONS
 from explorer.page import presets
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
-SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "export")
+SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "second", "train", "export")
 
 
 # The tabs of printed tensors, and the section whose hiding removes each.
@@ -57,12 +57,14 @@ FIELDS = {
     "chain": Field(bool, False),
     "verify": Field(bool, False),
     "export": Field(bool, False),
+    "second": Field(bool, False),  # the folded "Second derivatives" section
     "hide": Field(str, "", choices=SECTIONS, most=200, listed=True),
 }
 
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
-               "present", "values", "chain", "verify", "export")
+               "present", "values", "chain", "verify", "export",
+               "second")
 
 SHOWN_CHARS = 40  # of a rejected value, in its notice
 MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here

@@ -20,8 +20,11 @@ import weakref
 
 import torch
 
-from explorer.engine.cost import parse_cost
+from explorer.engine import elements
+from explorer.engine.cost import hessian_cost, parse_cost, training_cost
 from explorer.engine.exploration import prepare, run
+from explorer.engine.second_order import double_backward_dot
+from explorer.engine.training import train
 from explorer.engine.verify import verify
 from explorer.serving import memory
 from explorer.serving.admission import ADMISSION
@@ -30,6 +33,7 @@ from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
 from explorer.views.export import dot_export, notebook_text, script_for, svg_export
 from explorer.views.plot import tangent_curve
+from explorer.views.second import second_order
 
 MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every element, the page shows these
 
@@ -201,3 +205,37 @@ def notebook(result):
 def svg(dot_source):
     with TURNS.aside():  # Graphviz's dot runs in its own process
         return svg_export(dot_source)
+
+
+def _view_admitted(result, work, compute):
+    """A view whose own Cost `work` may be more than its exploration's: within the result's reservation when it
+    fits there, else admitted on its own (a heavy view gives its turn up, and may be queued or refused)."""
+    if work.bytes <= result.cost.bytes and (work.small or not result.cost.small):
+        return _within(result, compute)
+    return _admitted(work, compute)
+
+
+def hessian(result, reduction):
+    """The Hessian's view (explorer.views.second): one backward through backward's graph per leaf element.
+    Raises the engine's FormulaError over its limits, before any work."""
+    work = hessian_cost(result.cost.elements, result.work, elements.count(result))
+    return cached("views", ("hessian", result.key, reduction),
+                  lambda: _view_admitted(result, work, lambda: second_order(result, reduction)))
+
+
+def double_backward(result, reduction):
+    """The DOT of the graph that computes the grads with create_graph=True: one pass of it."""
+    return cached("views", ("double_backward", result.key, reduction),
+                  lambda: _within(result, lambda: double_backward_dot(result, reduction)))
+
+
+def training(result, x_text, layers_text, steps, lr, reduction, optimizer):
+    """explorer.train on the typed texts (whose exploration is `result`), once per input and settings: steps
+    forward and backward passes, admitted with their Cost. Raises the engine's FormulaError for a bad setting or
+    a run over its limits, before any work; a diverged run is an answer with its note."""
+    declared = [tensor.numel() for name, tensor in result.leaves.items() if name != "x"]
+    trained = sum(declared) if declared else result.x.numel()
+    work = training_cost(result.cost.elements, result.work, trained, steps if isinstance(steps, int) else 0)
+    return cached("views", ("train", _text_key(x_text, layers_text), steps, lr, reduction, optimizer),
+                  lambda: _view_admitted(result, work, lambda: train(x_text, layers_text, steps, lr, reduction,
+                                                                     optimizer)))
