@@ -23,6 +23,7 @@ DEFAULTS = {
     "verify": False,
     "export": False,
     "second": False,
+    "parabola": False,
     "hide": "",
 }
 
@@ -31,7 +32,7 @@ NOT_TEXTS = [math.inf, -math.inf, math.nan, 1e400, -1e400, HUGE_INT, -HUGE_INT, 
              state.UNREADABLE]
 NUMBER_TEXTS = ["inf", "nan", "1e400", "-1e400", "9" * 5000, "3.0", "1e3"]
 NOT_FREE_TEXT = ["preset", "reduction", "element_index", "plain_graph", "backward_step", "present", "values", "chain",
-                 "verify", "export", "second"]
+                 "verify", "export", "second", "parabola"]
 
 
 def check_one(key, value):

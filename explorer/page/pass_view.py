@@ -12,7 +12,8 @@ from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
 from explorer.views.graph import fitted, titled
-from explorer.views.plot import tangent_figure
+from explorer.views.parabola import with_parabola
+from explorer.views.plot import SpecFigure, figure_spec
 from explorer.views.texts import step_lines
 
 
@@ -48,6 +49,11 @@ def choose_view(result, selection, present=False):
             st.caption(markdown_text(selection.notices["element"]))
 
 
+PARABOLA_HELP = ("out(v) + g·(t − v) + h/2·(t − v)²: the parabola with the curve's value, slope g and curvature "
+                 "h = d²out/dv² at the point (the Hessian's diagonal entry, by a second autograd pass). Its "
+                 "vertex, marked ×, is Newton's step v − g/h.")
+
+
 @drawn_safely
 def tangent(result, selection, present=False):
     try:
@@ -55,7 +61,10 @@ def tangent(result, selection, present=False):
     except FormulaError as error:  # the plot alone is over its limit: the rest of the page holds
         st.info("**No plot for this input:** " + markdown_text(str(error)))
         return
-    figure = tangent_figure(curve, selection.reduction, present)
+    spec = figure_spec(curve, selection.reduction, present)
+    if not present and st.toggle("Osculating parabola", key="parabola", bind=URL, help=PARABOLA_HELP):
+        spec = with_parabola(spec, curve, facade.curvature(result, selection.element.index, selection.reduction))
+    figure = SpecFigure(spec)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     if not present:

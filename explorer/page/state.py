@@ -58,13 +58,14 @@ FIELDS = {
     "verify": Field(bool, False),
     "export": Field(bool, False),
     "second": Field(bool, False),  # the folded "Second derivatives" section
+    "parabola": Field(bool, False),  # the osculating parabola on the plot
     "hide": Field(str, "", choices=SECTIONS, most=200, listed=True),
 }
 
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
                "present", "values", "chain", "verify", "export",
-               "second")
+               "second", "parabola")
 
 SHOWN_CHARS = 40  # of a rejected value, in its notice
 MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here

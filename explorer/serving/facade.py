@@ -32,6 +32,7 @@ from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
 from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.parabola import curvature as element_curvature
 from explorer.views.plot import tangent_curve
 from explorer.views.second import second_order
 
@@ -239,3 +240,9 @@ def training(result, x_text, layers_text, steps, lr, reduction, optimizer):
     return cached("views", ("train", _text_key(x_text, layers_text), steps, lr, reduction, optimizer),
                   lambda: _view_admitted(result, work, lambda: train(x_text, layers_text, steps, lr, reduction,
                                                                      optimizer)))
+
+
+def curvature(result, flat_index, reduction):
+    """The parabola's h = d²out/dvᵢ² for one element: one double backward (explorer.views.parabola)."""
+    return cached("views", ("curvature", result.key, flat_index, reduction),
+                  lambda: _within(result, lambda: element_curvature(result, flat_index, reduction)))
