@@ -8,7 +8,7 @@ Sections that are not always needed are lazy: a closed tab or expander runs noth
 import streamlit as st
 import torch
 
-from explorer.page import checks, common, editor, pass_view, second_view, session, values
+from explorer.page import checks, common, editor, pass_view, second_view, session, train_view, values
 from explorer.serving import facade
 
 # Sessions are threads of one process on a small machine: one torch thread each beats two fighting
@@ -67,6 +67,10 @@ def page():
             with common.lazy_section("Second derivatives: the Hessian and the graph of backward", "second") as second:
                 if second.open:
                     second_view.second_derivatives(result, selection)
+        if view.shows("train"):
+            with common.lazy_section("Train: gradient descent with torch.optim", "train") as training:
+                if training.open:
+                    train_view.train(result, x_text, layers_text, selection)
         if view.shows("export"):
             with common.lazy_section("Export: PyTorch script, Jupyter notebook, graph", "export") as export:
                 if export.open:

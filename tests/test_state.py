@@ -24,6 +24,12 @@ DEFAULTS = {
     "export": False,
     "second": False,
     "parabola": False,
+    "train": False,
+    "lr": "0.1",
+    "steps": "20",
+    "optimizer": "sgd",
+    "log_loss": False,
+    "train_step": 0,
     "hide": "",
 }
 
@@ -32,7 +38,7 @@ NOT_TEXTS = [math.inf, -math.inf, math.nan, 1e400, -1e400, HUGE_INT, -HUGE_INT, 
              state.UNREADABLE]
 NUMBER_TEXTS = ["inf", "nan", "1e400", "-1e400", "9" * 5000, "3.0", "1e3"]
 NOT_FREE_TEXT = ["preset", "reduction", "element_index", "plain_graph", "backward_step", "present", "values", "chain",
-                 "verify", "export", "second", "parabola"]
+                 "verify", "export", "second", "parabola", "steps", "optimizer", "log_loss", "train_step", "train"]
 
 
 def check_one(key, value):

@@ -12,12 +12,14 @@ so Streamlit reads and writes their values; this module also names them and
 handles the two things binding doesn't: the `hide` list and building a link.
 """
 
+import math
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from explorer.engine import elements, limits
 from explorer.engine.elements import Element
 from explorer.engine.language import REDUCTIONS
+from explorer.engine.training import OPTIMIZERS
 from explorer.page import presets
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
@@ -38,6 +40,7 @@ class Field:
     most: int = 0  # ints: the largest allowed (the least is 0); strs: the most characters (0: any length)
     text: bool = False  # an int that its widget holds as text (a text input)
     listed: bool = False  # a comma-separated list of `choices`
+    positive: bool = False  # a text holding a finite number above 0 (a learning rate)
 
 
 FIELDS = {
@@ -59,13 +62,19 @@ FIELDS = {
     "export": Field(bool, False),
     "second": Field(bool, False),  # the folded "Second derivatives" section
     "parabola": Field(bool, False),  # the osculating parabola on the plot
+    "train": Field(bool, False),  # the folded "Train" section, and its settings
+    "lr": Field(str, "0.1", most=32, positive=True),
+    "steps": Field(int, "20", most=limits.MAX_TRAIN_STEPS, text=True),
+    "optimizer": Field(str, "sgd", choices=tuple(OPTIMIZERS)),
+    "log_loss": Field(bool, False),
+    "train_step": Field(int, 0, most=limits.MAX_TRAIN_STEPS),
     "hide": Field(str, "", choices=SECTIONS, most=200, listed=True),
 }
 
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
                "present", "values", "chain", "verify", "export",
-               "second", "parabola")
+               "second", "parabola", "train", "lr", "steps", "optimizer", "log_loss", "train_step")
 
 SHOWN_CHARS = 40  # of a rejected value, in its notice
 MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here
@@ -104,6 +113,17 @@ def whole_number(value, most):
     return value
 
 
+def positive_number(text):
+    """`text` if it reads as a finite number above 0 (float's own reading: "0.1", "1e-3"); else Rejected."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise Rejected("is not a finite number above 0")
+    return text
+
+
 def _flag(value):
     if isinstance(value, bool):
         return value
@@ -136,6 +156,8 @@ def checked(key, value):
         return str(whole_number(value, field.most))
     if field.kind is int:
         return whole_number(value, field.most)
+    if field.positive:
+        return positive_number(_text(value, field))
     return _text(value, field)
 
 

@@ -35,6 +35,7 @@ from explorer.views.export import dot_export, notebook_text, script_for, svg_exp
 from explorer.views.parabola import curvature as element_curvature
 from explorer.views.plot import tangent_curve
 from explorer.views.second import second_order
+from explorer.views.train_figures import curve_along
 
 MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every element, the page shows these
 
@@ -231,15 +232,22 @@ def double_backward(result, reduction):
 
 
 def training(result, x_text, layers_text, steps, lr, reduction, optimizer):
-    """explorer.train on the typed texts (whose exploration is `result`), once per input and settings: steps
-    forward and backward passes, admitted with their Cost. Raises the engine's FormulaError for a bad setting or
+    """(Training, the curve along a one-element path or None): explorer.train on the typed texts (whose
+    exploration is `result`), once per input and settings: steps forward and backward passes, admitted with their
+    Cost. Raises the engine's FormulaError for a bad setting or
     a run over its limits, before any work; a diverged run is an answer with its note."""
     declared = [tensor.numel() for name, tensor in result.leaves.items() if name != "x"]
     trained = sum(declared) if declared else result.x.numel()
     work = training_cost(result.cost.elements, result.work, trained, steps if isinstance(steps, int) else 0)
     return cached("views", ("train", _text_key(x_text, layers_text), steps, lr, reduction, optimizer),
-                  lambda: _view_admitted(result, work, lambda: train(x_text, layers_text, steps, lr, reduction,
-                                                                     optimizer)))
+                  lambda: _view_admitted(result, work, lambda: _trained(result, x_text, layers_text, steps, lr,
+                                                                        reduction, optimizer)))
+
+
+def _trained(result, x_text, layers_text, steps, lr, reduction, optimizer):
+    """The run and, when it trains one element, the loss along that element's path (explorer.views.train_figures)."""
+    run = train(x_text, layers_text, steps, lr, reduction, optimizer)
+    return run, curve_along(result, run, reduction)
 
 
 def curvature(result, flat_index, reduction):
