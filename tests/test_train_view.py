@@ -6,6 +6,7 @@ import pytest
 
 from explorer import explore, train
 from explorer.engine.cost import training_cost
+from explorer.page.presets import BY_KEY
 from explorer.views.train_figures import curve_along, loss_spec, path_spec, step_lines, trained_lines
 from tests.app_page import open_link
 from tests.test_training import MLP_LAYERS, MLP_X
@@ -109,3 +110,34 @@ def test_a_run_over_the_work_limit_is_refused_in_place():
     app = open_link(x=str([0.5] * 5000), layers="y = x**2", train="true", steps="500")
     assert not app.exception
     assert any("500 steps" in error.value and "over" in error.value for error in app.error)
+
+
+# ---------------------------------------------------------------- the training examples
+
+
+def preset_run(key):
+    preset = BY_KEY[key]
+    return train(preset.x, preset.layers, steps=int(preset.steps), lr=float(preset.lr), optimizer=preset.optimizer)
+
+
+def test_the_tanh_net_presets_loss_decreases_as_its_note_says():
+    run = preset_run("tanh_net")
+    assert run.params == ("W1", "W2") and run.note == ""
+    assert run.losses[0] == pytest.approx(3.7162, abs=1e-4) and run.losses[-1] == pytest.approx(0.0109, abs=1e-4)
+    assert all(later < earlier for earlier, later in zip(run.losses, run.losses[1:], strict=False))
+
+
+def test_the_descent_preset_reaches_3_and_the_divergence_preset_diverges():
+    assert float(preset_run("descent").values[-1]["x"]) == pytest.approx(3, abs=0.005)
+    assert preset_run("divergence").note == "diverged at step 63"
+
+
+def test_choosing_a_training_example_brings_its_settings_and_another_brings_the_defaults():
+    app = open_link(train="true")
+    app.selectbox(key="preset").set_value(BY_KEY["divergence"].title).run()
+    assert app.text_input(key="lr").value == "1.5" and app.text_input(key="steps").value == "100"
+    assert any("diverged at step 63" in warning.value for warning in app.warning)
+    app.selectbox(key="preset").set_value(BY_KEY["descent"].title).run()
+    assert app.text_input(key="lr").value == "0.1" and "x = tensor(2.9963)" in [block.value for block in app.code]
+    app.selectbox(key="preset").set_value(BY_KEY["sigmoid"].title).run()
+    assert (app.text_input(key="lr").value, app.text_input(key="steps").value) == ("0.1", "20")

@@ -10,6 +10,10 @@ class Preset:
     x: str
     layers: str
     note: str
+    # The Train section's settings this example comes with ("": the section's defaults, lr 0.1, 20 steps, sgd).
+    lr: str = ""
+    steps: str = ""
+    optimizer: str = ""
 
 
 PRESETS = (
@@ -120,6 +124,42 @@ PRESETS = (
         "over the rows and over both uses: b.grad_j = Σ_i (2·h_ij·1 + 1).",
     ),
 )
+
+TRAINING_PRESETS = (
+    Preset(
+        "tanh_net",
+        "Training: a two-layer tanh net on four examples",
+        "[[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]",
+        "W1 = [[0.1, -0.2, 0.3, 0.0], [0.2, 0.1, -0.1, 0.3], [-0.3, 0.2, 0.1, -0.1]]\n"
+        "W2 = [0.2, -0.1, 0.3, 0.1]\n"
+        "h = tanh(x @ W1)\n"
+        "pred = tanh(h @ W2)\n"
+        "loss = (pred - detach([1.0, -1.0, -1.0, 1.0]))**2",
+        "micrograd's lecture in tensors: four examples (the rows of x) with targets 1, −1, −1, 1, a 3→4→1 tanh "
+        "net and a squared loss. Open Train: 40 steps of SGD at lr 0.1 take the loss (sum) from 3.72 to 0.011.",
+        lr="0.1", steps="40", optimizer="sgd",
+    ),
+    Preset(
+        "descent",
+        "Gradient descent: (x − 3)² down to 3",
+        "0.0",
+        "loss = (x - 3)**2",
+        "With no leaves, Train moves x itself: each SGD step is x −= 0.1·2(x − 3), a fifth of the way to 3, so "
+        "30 steps reach 2.9963. The second derivative is 2 everywhere: the parabola is the curve, and Newton's "
+        "step x − g/h lands on 3 at once.",
+        lr="0.1", steps="30", optimizer="sgd",
+    ),
+    Preset(
+        "divergence",
+        "Too large a learning rate diverges",
+        "0.0",
+        "loss = (x - 3)**2",
+        "The same loss at lr 1.5: each step jumps past 3 to twice the distance (x − 3 becomes −2(x − 3)), the "
+        "loss grows 4× a step and turns inf at step 63. Here any lr above 1 = 2/h diverges.",
+        lr="1.5", steps="100", optimizer="sgd",
+    ),
+)
+PRESETS = PRESETS + TRAINING_PRESETS
 
 BY_KEY = {preset.key: preset for preset in PRESETS}
 BY_TITLE = {preset.title: preset for preset in PRESETS}

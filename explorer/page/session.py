@@ -26,6 +26,9 @@ def load_preset():
     st.session_state["x"] = preset.x
     st.session_state["layers"] = preset.layers
     st.session_state["backward_step"] = 0
+    for key in ("lr", "steps", "optimizer"):  # the Train section's settings the example comes with
+        st.session_state[key] = getattr(preset, key) or state.FIELDS[key].default
+    st.session_state["train_step"] = 0
 
 
 NOTICES_KEY = "state_notices"  # notices kept across the rerun that a fixed link takes
