@@ -4,6 +4,8 @@ It takes the rerun's result, the typed texts and the Selection; its settings are
 optimizer), each bound to the link and checked by explorer.page.state before they are drawn. It reads no session.
 """
 
+import functools
+
 import streamlit as st
 
 from explorer.engine import limits
@@ -70,3 +72,15 @@ def train(result, x_text, layers_text, selection):
         st.code("\n".join(step_lines(run, step)), language=None)
     st.markdown("**Trained values**")
     st.code("\n".join(trained_lines(run)), language=None)
+    exports(result, steps, lr, reduction, optimizer)
+
+
+def exports(result, steps, lr, reduction, optimizer):
+    """The loop as a script and a notebook, written only when a button asks (a callable's data is lazy)."""
+    settings_ = (steps, lr, reduction, optimizer)
+    left, right = st.columns(2)
+    left.download_button("Training script (.py)", functools.partial(facade.training_export, result, "script",
+                                                                    *settings_), "training.py", "text/x-python")
+    right.download_button("Training notebook (.ipynb)", functools.partial(facade.training_export, result, "notebook",
+                                                                          *settings_), "training.ipynb",
+                          "application/json")

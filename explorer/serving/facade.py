@@ -35,6 +35,7 @@ from explorer.views.export import dot_export, notebook_text, script_for, svg_exp
 from explorer.views.parabola import curvature as element_curvature
 from explorer.views.plot import tangent_curve
 from explorer.views.second import second_order
+from explorer.views.train_export import training_notebook, training_script
 from explorer.views.train_figures import curve_along
 
 MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every element, the page shows these
@@ -254,3 +255,10 @@ def curvature(result, flat_index, reduction):
     """The parabola's h = d²out/dvᵢ² for one element: one double backward (explorer.views.parabola)."""
     return cached("views", ("curvature", result.key, flat_index, reduction),
                   lambda: _within(result, lambda: element_curvature(result, flat_index, reduction)))
+
+
+def training_export(result, kind, steps, lr, reduction, optimizer):
+    """The Train section's run as a script ("script") or a notebook's text ("notebook"), printing its losses."""
+    write = training_script if kind == "script" else training_notebook
+    return cached("exports", ("train", kind, result.key, steps, lr, reduction, optimizer),
+                  lambda: write(result.program, result.x, steps, lr, reduction, optimizer))
