@@ -8,7 +8,7 @@ import pytest
 
 from explorer import explore, hessian
 from explorer.page.presets import BY_KEY
-from explorer.views.parabola import curvature, newton_step, parabola, with_parabola
+from explorer.views.parabola import curvature, newton_step, parabola, parabola_words, with_parabola
 from explorer.views.plot import figure_spec, tangent_curve
 from tests.app_page import open_link
 
@@ -39,7 +39,9 @@ def test_newton_steps_to_the_seeds_minimum_in_one_step():
     spec = with_parabola(figure_spec(curve, "sum"), curve, 36.0)
     marker = spec["data"][4]
     assert marker["x"] == [pytest.approx(-2 / 3)] and marker["y"] == [pytest.approx(790)]
-    assert "h = 36" in spec["data"][3]["name"]
+    assert spec["data"][3]["name"] == "parabola" and marker["name"] == "Newton step"
+    assert parabola_words(curve, 36.0) == ("Parabola: h = d²out/dx[0, 0]² = 36 at the point; Newton's step v − g/h"
+                                           " = 1 − (60)/(36) = -0.666667 (×).")
     assert newton_step(1.0, 60.0, 0.0) is None and newton_step(1.0, 60.0, float("nan")) is None
 
 
@@ -71,7 +73,17 @@ def test_a_link_turns_the_parabola_on():
     assert not app.exception
     sent = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = [trace["name"] for trace in sent["data"]]
-    assert names[3] == "parabola, h = 36" and names[4].startswith("Newton step")
+    assert names[3:] == ["parabola", "Newton step"]
+    assert any("h = d²out/dx\\[0, 0\\]² = 36" in caption.value for caption in app.caption)
     assert sent["data"][4]["x"] == [pytest.approx(-2 / 3)]
     plain = open_link(x=SEED_X, layers=SEED_LAYERS)
     assert len(json.loads(plain.get("plotly_chart")[0].proto.spec)["data"]) == 3
+
+
+def test_the_parabola_reaches_out_to_a_near_newton_step_and_a_far_one_is_left_to_the_caption():
+    curve = tangent_curve(explore(SEED_X, SEED_LAYERS), 0, "sum")  # t from 0 to 2
+    near = with_parabola(figure_spec(curve, "sum"), curve, 36.0)["data"][3]["x"]
+    assert near[0] == pytest.approx(-2 / 3) and near[-1] == pytest.approx(2)
+    far = with_parabola(figure_spec(curve, "sum"), curve, 0.01)  # v - g/h = 1 - 6000
+    assert len(far["data"]) == 4 and far["data"][3]["x"][0] == 0
+    assert "= -5999 (off the plot)." in parabola_words(curve, 0.01)

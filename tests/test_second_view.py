@@ -26,7 +26,7 @@ def test_the_seed_heatmap_is_36_on_the_diagonal_with_numbers_and_element_labels(
     np.testing.assert_allclose(second.matrix, 36 * np.eye(6))
     heat = heatmap_spec(second)["data"][0]
     assert heat["x"] == heat["y"] == list(second.labels)
-    assert heat["texttemplate"] == "%{z:.4g}" and heat["zmax"] == 36 and heat["zmin"] == -36
+    assert heat["texttemplate"] == "%{z:.4~g}" and heat["zmax"] == 36 and heat["zmin"] == -36
 
 
 def test_an_elementwise_program_reads_the_diagonal_as_second_derivatives_shaped_like_x():

@@ -141,3 +141,12 @@ def test_choosing_a_training_example_brings_its_settings_and_another_brings_the_
     assert app.text_input(key="lr").value == "0.1" and "x = tensor(2.9963)" in [block.value for block in app.code]
     app.selectbox(key="preset").set_value(BY_KEY["sigmoid"].title).run()
     assert (app.text_input(key="lr").value, app.text_input(key="steps").value) == ("0.1", "20")
+
+
+def test_a_link_naming_a_training_example_gets_its_settings_unless_it_names_its_own():
+    title = BY_KEY["tanh_net"].title
+    app = open_link(preset=title, train="true")
+    assert (app.text_input(key="lr").value, app.text_input(key="steps").value) == ("0.1", "40")
+    assert "loss: 3.7162 → 0.0109341" in charts(app)
+    own = open_link(preset=title, train="true", steps="5", optimizer="adam")
+    assert (own.text_input(key="steps").value, own.selectbox(key="optimizer").value) == ("5", "adam")

@@ -12,7 +12,7 @@ from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
 from explorer.views.graph import fitted, titled
-from explorer.views.parabola import with_parabola
+from explorer.views.parabola import parabola_words, with_parabola
 from explorer.views.plot import SpecFigure, figure_spec
 from explorer.views.texts import step_lines
 
@@ -62,11 +62,15 @@ def tangent(result, selection, present=False):
         st.info("**No plot for this input:** " + markdown_text(str(error)))
         return
     spec = figure_spec(curve, selection.reduction, present)
+    h = None
     if not present and st.toggle("Osculating parabola", key="parabola", bind=URL, help=PARABOLA_HELP):
-        spec = with_parabola(spec, curve, facade.curvature(result, selection.element.index, selection.reduction))
+        h = facade.curvature(result, selection.element.index, selection.reduction)
+        spec = with_parabola(spec, curve, h)
     figure = SpecFigure(spec)
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
+    if h is not None:
+        st.caption(markdown_text(parabola_words(curve, h)))
     if not present:
         st.caption("Drag the slider under the plot to move the point: the dashed line stays tangent.")
 

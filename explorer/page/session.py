@@ -94,6 +94,8 @@ def init_state():
     first = {"preset": example.title, "x": example.x, "layers": example.layers, "reduction": "sum"}
     for key in ("preset", "x", "layers", "reduction"):
         st.session_state.setdefault(key, clean.get(key, first[key]))
+    for key in ("lr", "steps", "optimizer"):  # and the Train settings the example comes with
+        st.session_state.setdefault(key, clean.get(key, getattr(example, key) or state.FIELDS[key].default))
 
 
 def view_options():

@@ -19,6 +19,8 @@ from explorer.engine.language import REDUCTIONS
 from explorer.engine.tree import is_elementwise
 from explorer.views.plot import _out_of_element
 
+NEWTON_REACH = 2  # Newton's step is marked, and the parabola drawn out to it, within this many plot widths
+
 
 def curvature(exploration, index, reduction):
     """d²out/dvᵢ² for element `index` of the one numbering (explorer.engine.elements), the others held: torch's
@@ -53,15 +55,38 @@ def parabola(curve, h, t):
         return curve.out_value + curve.grad * d + 0.5 * h * d * d
 
 
+def _near(curve, step):
+    span = curve.t[-1] - curve.t[0]
+    return curve.t[0] - NEWTON_REACH * span <= step <= curve.t[-1] + NEWTON_REACH * span
+
+
 def with_parabola(spec, curve, h):
     """The plot's figure spec (explorer.views.plot.figure_spec) with the parabola and Newton's step added after
     its three traces, so the slider's updates of the tangent and the point (traces 1 and 2) still hold."""
     data = list(spec["data"])
-    data.append({"type": "scatter", "x": curve.t, "y": parabola(curve, h, curve.t), "mode": "lines",
-                 "name": f"parabola, h = {h:.4g}", "line": {"dash": "dot", "width": 2}})
     step = newton_step(curve.value, curve.grad, h)
+    if step is not None and not _near(curve, step):
+        step = None  # far off the plot: the caption gives it, a marker there would squeeze the curve to a line
+    t = curve.t if step is None else np.linspace(min(curve.t[0], step), max(curve.t[-1], step), len(curve.t))
+    data.append({"type": "scatter", "x": t, "y": parabola(curve, h, t), "mode": "lines",
+                 "name": "parabola", "line": {"dash": "dot", "width": 2}})
     if step is not None:
         data.append({"type": "scatter", "x": [step], "y": [float(parabola(curve, h, [step])[0])],
-                     "mode": "markers", "name": f"Newton step v − g/h = {step:.4g}",
+                     "mode": "markers", "name": "Newton step",
                      "marker": {"size": 12, "symbol": "x"}})
-    return {"data": data, "layout": spec["layout"]}
+    # Two more legend entries: a narrow plot wraps the legend onto another row, which the top margin makes room for.
+    layout = dict(spec["layout"])
+    if "sliders" in layout:  # not on a projector, whose plot has no legend
+        layout["margin"] = {**layout["margin"], "t": layout["margin"]["t"] + 30}
+        layout["height"] += 30
+    return {"data": data, "layout": layout}
+
+
+def parabola_words(curve, h):
+    """One line under the plot: the curvature and, where there is one, Newton's step."""
+    step = newton_step(curve.value, curve.grad, h)
+    words = f"Parabola: h = d²out/d{curve.label}² = {h:.6g} at the point"
+    if step is None:
+        return words + "; h is 0 or not finite, so no Newton step."
+    where = "(×)" if _near(curve, step) else "(off the plot)"
+    return words + f"; Newton's step v − g/h = {curve.value:.6g} − ({curve.grad:.6g})/({h:.6g}) = {step:.6g} {where}."

@@ -50,10 +50,10 @@ def heatmap_spec(second):
     finite = second.matrix[np.isfinite(second.matrix)]
     reach = float(np.abs(finite).max()) if finite.size else 1.0
     heat = {"type": "heatmap", "z": second.matrix.tolist(), "x": labels, "y": labels, "colorscale": "RdBu",
-            "reversescale": True, "zmin": -reach or -1.0, "zmax": reach or 1.0,
+            "zmin": -reach or -1.0, "zmax": reach or 1.0,
             "hovertemplate": "d²out / d%{y} d%{x} = %{z:.6g}<extra></extra>"}
     if len(labels) <= NUMBERED_ELEMENTS:
-        heat["texttemplate"] = "%{z:.4g}"
+        heat["texttemplate"] = "%{z:.4~g}"
     side = min(640, 160 + 36 * len(labels))
     layout = {
         "title": {"text": f"Hessian of out ({second.reduction}): d²out / dvᵢ dvⱼ", "x": 0, "xanchor": "left"},
