@@ -13,7 +13,7 @@ from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, m
 from explorer.serving import facade
 from explorer.views.graph import fitted, titled
 from explorer.views.parabola import parabola_words, with_parabola
-from explorer.views.plot import SpecFigure, figure_spec
+from explorer.views.plot import SpecFigure, tangent_figure
 from explorer.views.texts import step_lines
 
 
@@ -61,12 +61,11 @@ def tangent(result, selection, present=False):
     except FormulaError as error:  # the plot alone is over its limit: the rest of the page holds
         st.info("**No plot for this input:** " + markdown_text(str(error)))
         return
-    spec = figure_spec(curve, selection.reduction, present)
+    figure = tangent_figure(curve, selection.reduction, present)
     h = None
     if not present and st.toggle("Osculating parabola", key="parabola", bind=URL, help=PARABOLA_HELP):
         h = facade.curvature(result, selection.element.index, selection.reduction)
-        spec = with_parabola(spec, curve, h)
-    figure = SpecFigure(spec)
+        figure = SpecFigure(with_parabola(figure.to_dict(), curve, h))
     # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     if h is not None:
