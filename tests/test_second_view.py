@@ -91,3 +91,14 @@ def test_closed_the_section_computes_nothing(monkeypatch):
     monkeypatch.setattr(facade, "second_order", lambda *args: calls.append(args))
     app = open_link(x="0.8125", layers="y = x**3")
     assert not app.exception and calls == []
+
+
+def test_a_view_heavier_than_its_exploration_is_admitted_on_its_own(monkeypatch):
+    roads = []
+    monkeypatch.setattr(facade, "_within", lambda result, compute: roads.append("within") or compute())
+    monkeypatch.setattr(facade, "_admitted", lambda work, compute: roads.append(work.lane) or compute())
+    result = explore("[0.5, 1.5, 2.5]", "y = x**2")
+    light = hessian_cost(result.cost.elements, result.work, 3)
+    assert facade._view_admitted(result, light, lambda: 7) == 7 and roads == ["within"]
+    heavy = hessian_cost(result.cost.elements, 10**6, 100)  # 100 passes of a long program: the heavy lane
+    assert heavy.lane == "heavy" and facade._view_admitted(result, heavy, lambda: 8) == 8 and roads[-1] == "heavy"

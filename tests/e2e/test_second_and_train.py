@@ -53,3 +53,19 @@ def test_a_link_opens_both_sections_and_the_training_slider_moves(open_page, ser
     DOCS.mkdir(exist_ok=True)
     train.screenshot(path=str(DOCS / "train.png"))
     screenshot(page, "train_full")
+
+
+def test_bad_training_settings_in_a_link_are_named_dropped_from_the_address_and_the_rest_holds(open_page, server):
+    from urllib.parse import parse_qs, urlsplit
+
+    link = {"x": "0.0", "layers": "loss = (x - 3)**2", "train": "true", "lr": "nan", "steps": "-5",
+            "optimizer": "evil"}
+    page = open_page(server + "/?" + urlencode(link))
+    wait_text(page, "Trained values")
+    body = page.locator("body").inner_text()
+    for notice in ("lr 'nan' is not a finite number above 0", "steps '-5' is not a whole number",
+                   "optimizer 'evil' is not one of the choices"):
+        assert notice in body, notice
+    assert "x = tensor(2.9654)" in page.locator(".st-key-train").inner_text()  # 20 SGD steps at 0.1
+    query = parse_qs(urlsplit(page.url).query)
+    assert not {"lr", "steps", "optimizer"} & set(query) and query["train"] == ["true"] and query["x"] == ["0.0"]
