@@ -62,15 +62,16 @@ def ops_line(ops):
 
 
 def folded_dot(exploration, name, step=None, at=None):
-    """The annotated graph with each layer folded into one node: (DOT source).
+    """The annotated graph (explorer.views.graph.annotated_dot) with each layer folded into one node, as DOT.
 
-    Contract: one node per layer that has a grad_fn, one per leaf that the output reaches (x included), one for
-    each op no layer made (the reduction `out = z.sum()`), and the output tensor; no other nodes. A folded node's
-    lines are `layer = formula`, its op (or `n ops: ...`), its value and its gradient d out / d layer, under
-    annotated_dot's rule: with `at`, a tensor shaped like x shows its element `at`, any other tensor whole.
-    Detached operands are named on the node that reads them. There is an edge a -> b when some node of a feeds
-    some node of b, each once. With `step` (0-based, as annotated_dot), the node holding the current step is
-    highlighted and bold, and a node all of whose steps autograd has run is shaded as done.
+    Contract: one node per layer that has a grad_fn, one for x and one for each other leaf the output reaches,
+    one for each op no layer made (the reduction `out = z.sum()`), and the output tensor; no other nodes. A
+    folded node's lines are `layer = formula`, its op (or `n ops: ...`), its value and its gradient
+    d out / d layer, under annotated_dot's rule: with `at`, a tensor shaped like x shows its element `at`, any
+    other tensor whole. A detached operand is a line on the node that reads it (`target: constant, no
+    gradient`). There is an edge a -> b when some node of a feeds some node of b, each once. With `step`
+    (0-based, as annotated_dot), the node holding the current step is highlighted and bold, and a node all of
+    whose steps autograd has run is shaded as done.
     """
     reduction, x_values = exploration.reductions[name], exploration.x
     group = groups(reduction)
@@ -117,7 +118,7 @@ def folded_dot(exploration, name, step=None, at=None):
         constants = [text for member in ids for text in nodes[member].constants]
         lines = (node_heading(reduction, group_id), ops_line([nodes[member].op for member in ids]),
                  *wrapped("value", show(head.value)), *wrapped("grad", show(grads.get(group_id))),
-                 *(f"constant: {text}" for text in constants))
+                 *(f"{text}: constant, no gradient" for text in constants))
         resting = COLOURS["layer"] if head.layer else COLOURS["op"]
         statements.append(_node(group_id, lines, colour(group_id, resting), holds_current(group_id)))
     if reduction.out is None:
