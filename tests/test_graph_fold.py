@@ -182,6 +182,8 @@ def test_fold_in_a_link_folds_the_page_graph_and_the_link_keeps_it(present):
     assert not any("AccumulateGrad" in "".join(lines) for _, lines, _ in nodes.values())
     assert colour_of(nodes["s = W @ x"][2]) == COLOURS["current"]  # step 10 of 12 is s's MvBackward0
     assert parse_qs(urlsplit(app.sidebar.code[0].value).query)["fold"] == ["true"]
+    if present == "false":  # the caption under the graph says what folding did
+        assert any(caption.value.startswith("Folded: each layer is one node") for caption in app.caption)
     unfolded = open_link(preset=presets.BY_KEY["softmax_cross_entropy"].title, present=present)
     assert "AccumulateGrad" in unfolded.get("graphviz_chart")[0].proto.spec
     assert "fold" not in parse_qs(urlsplit(unfolded.sidebar.code[0].value).query)
