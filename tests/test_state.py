@@ -31,6 +31,7 @@ DEFAULTS = {
     "log_loss": False,
     "train_step": 0,
     "hide": "",
+    "fold": False,
 }
 
 HUGE_INT = 10**5000  # repr() of it raises ValueError in Python 3.11
@@ -38,7 +39,8 @@ NOT_TEXTS = [math.inf, -math.inf, math.nan, 1e400, -1e400, HUGE_INT, -HUGE_INT, 
              state.UNREADABLE]
 NUMBER_TEXTS = ["inf", "nan", "1e400", "-1e400", "9" * 5000, "3.0", "1e3"]
 NOT_FREE_TEXT = ["preset", "reduction", "element_index", "plain_graph", "backward_step", "present", "values", "chain",
-                 "verify", "export", "second", "parabola", "steps", "optimizer", "log_loss", "train_step", "train"]
+                 "verify", "export", "second", "parabola", "steps", "optimizer", "log_loss", "train_step", "train",
+                 "fold"]
 
 
 def check_one(key, value):
@@ -96,14 +98,14 @@ def test_backward_step_out_of_range_gets_0(value):
     assert_rejected("backward_step", value)
 
 
-@pytest.mark.parametrize("key", ["plain_graph", "present"])
+@pytest.mark.parametrize("key", ["plain_graph", "present", "fold"])
 @pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False), ("true", True), ("False", False),
                                                  ("TRUE", True)])
 def test_flags_take_booleans_and_their_link_spelling(key, value, expected):
     assert check_one(key, value) == (expected, None)
 
 
-@pytest.mark.parametrize("key", ["plain_graph", "present"])
+@pytest.mark.parametrize("key", ["plain_graph", "present", "fold"])
 @pytest.mark.parametrize("value", [1, 0, "1", "yes", "on", "", "t" * 10_000])
 def test_flags_reject_everything_else(key, value):
     assert_rejected(key, value)

@@ -82,6 +82,12 @@ GRAPH_CAPTION = (
     "autograd has already visited."
 )
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
+FOLDED_CAPTION = (
+    "Folded: each layer is one node, its formula and its ops (`4 ops: Exp×2, Sum, Div`), with the layer's value "
+    "and gradient; each leaf holds its AccumulateGrad. The step-through highlights the layer its step is in."
+)
+FOLD_HELP = ("Draw each layer as one node: the backward ops its formula made are folded into it, so a large "
+             "graph stays readable on a projector. The step-through highlights the layer holding its step.")
 
 
 STALE_BANNER = ("**Stale graph:** this is the last example that worked, not the input in the editor. "
@@ -104,7 +110,12 @@ def projector_title(result, label):
 
 @drawn_safely
 def autograd_graph(result, selection, present=False):
-    st.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    plain_toggle, fold_toggle = st.columns(2)
+    with plain_toggle:
+        st.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    with fold_toggle:
+        st.toggle("Fold layers", key="fold", bind=URL, help=FOLD_HELP, disabled=selection.plain)
+    fold = selection.fold and not selection.plain
     if selection.stale:  # a banner over the graph, and the graph's own title says it too
         st.error(STALE_BANNER)
     mark = stale_marked if selection.stale else (lambda dot: dot)
@@ -114,11 +125,12 @@ def autograd_graph(result, selection, present=False):
         element = selection.element
         at, title = (element.flat, projector_title(result, element.label)) if element.leaf == "x" else (
             None, "values and grads")
-        dot = facade.dot(result, selection.reduction, step, selection.plain, at)
+        dot = facade.dot(result, selection.reduction, step, selection.plain, at, fold=fold)
         st.graphviz_chart(mark(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title)), width="content")
         return
-    st.graphviz_chart(mark(facade.dot(result, selection.reduction, step, selection.plain)), width="content")
-    st.caption(PLAIN_GRAPH_CAPTION if selection.plain else GRAPH_CAPTION)
+    st.graphviz_chart(mark(facade.dot(result, selection.reduction, step, selection.plain, fold=fold)),
+                      width="content")
+    st.caption(PLAIN_GRAPH_CAPTION if selection.plain else FOLDED_CAPTION if fold else GRAPH_CAPTION)
 
 
 @drawn_safely

@@ -53,6 +53,7 @@ FIELDS = {
     # A text input, not a number input: Streamlit's number input raises on a text or an infinite value.
     "element_index": Field(int, "0", most=limits.MAX_X_ELEMENTS - 1, text=True),
     "plain_graph": Field(bool, False),
+    "fold": Field(bool, False),  # each layer's subexpressions folded into one node (explorer.views.fold)
     # A graph has at most a node per formula node, plus the reduction and x's AccumulateGrad.
     "backward_step": Field(int, 0, most=limits.MAX_TOTAL_NODES + 2),
     "present": Field(bool, False),
@@ -74,7 +75,7 @@ FIELDS = {
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
                "present", "values", "chain", "verify", "export",
-               "second", "parabola", "train", "lr", "steps", "optimizer", "log_loss", "train_step")
+               "second", "parabola", "train", "lr", "steps", "optimizer", "log_loss", "train_step", "fold")
 
 SHOWN_CHARS = 40  # of a rejected value, in its notice
 MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here
@@ -218,7 +219,7 @@ def step_within(value, steps):
 # ---------------------------------------------------------------- the selection
 
 MAX_ELEMENT_CHOICES = 64  # up to this many elements, a list of labels; beyond, a flat index typed as text
-SELECTION_KEYS = ("reduction", "element", "element_index", "backward_step", "plain_graph")
+SELECTION_KEYS = ("reduction", "element", "element_index", "backward_step", "plain_graph", "fold")
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class Selection:
     by_label: bool  # the element is chosen from a list of labels (else by its flat index, typed)
     notices: dict  # key ("element", "backward_step") -> a sentence about a value that named nothing, replaced
     stale: bool = False  # the result is the last example that worked, shown while the input has an error
+    fold: bool = False  # each layer's subexpressions drawn as one node
 
     @property
     def step_index(self):
@@ -241,7 +243,7 @@ class Selection:
 
 def select(result, values):
     """The Selection for `result` from the page's current values (widget key -> value, from the session or the
-    link): reduction, element or element_index, backward_step and plain_graph. Never raises."""
+    link): reduction, element or element_index, backward_step, plain_graph and fold. Never raises."""
     reduction = values.get("reduction")
     reduction = reduction if isinstance(reduction, str) and reduction in result.reductions else "sum"
     count = elements.count(result)
@@ -254,7 +256,8 @@ def select(result, values):
     plain = values.get("plain_graph") in (True, "true")
     notices = {"element": element_notice, "backward_step": step_notice}
     return Selection(reduction, elements.element(result, index), step, plain, by_label,
-                     {key: notice for key, notice in notices.items() if notice})
+                     {key: notice for key, notice in notices.items() if notice},
+                     fold=values.get("fold") in (True, "true"))
 
 
 # ---------------------------------------------------------------- links

@@ -191,10 +191,11 @@ def view(name, result, build):
     return cached("views", (name, result.key), build)
 
 
-def dot(result, reduction, step=None, plain=False, at=None):
-    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
-    return cached("views", ("dot", result.key, reduction, step, plain, at),
-                  lambda: dot_export(result, reduction, step, plain, at))
+def dot(result, reduction, step=None, plain=False, at=None, fold=False):
+    """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted, or that
+    folded by layer."""
+    return cached("views", ("dot", result.key, reduction, step, plain, at, fold),
+                  lambda: dot_export(result, reduction, step, plain, at, fold))
 
 
 def script(result):

@@ -40,6 +40,7 @@ from explorer.engine.tree import (
     reached_by,
     to_text,
 )
+from explorer.views.folded import folded_dot
 from explorer.views.graph import annotated_dot
 from explorer.views.prose import X_WORDS, backward_code, chain_rule_words, intro, latex_layer, reduction_words
 
@@ -320,12 +321,14 @@ def notebook_text(program, x):
     return nbformat.writes(nbformat.from_dict(notebook_for(program, x)))
 
 
-def dot_export(exploration, name="sum", step=None, plain=False, at=None):
+def dot_export(exploration, name="sum", step=None, plain=False, at=None, fold=False):
     """The graph's DOT source as the page shows it: annotated for backward from `name`, with the
     step-through's node (0-based `step`) highlighted, and values at element `at` only if given (as on a
-    projector); or torchviz's own, readable, when `plain`."""
+    projector); folded by layer when `fold` (explorer.views.fold); or torchviz's own, readable, when `plain`."""
     if plain:
         return exploration.reductions[name].dot
+    if fold:
+        return folded_dot(exploration, name, step, at)
     return annotated_dot(exploration, name, step, at)
 
 
