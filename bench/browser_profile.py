@@ -1,0 +1,338 @@
+"""Where an edit's time goes in the browser: the renderer's main thread, sampled through CDP, per bucket.
+
+On a real `streamlit run` of the app (started as `make run` starts it) in headless Chromium, N uncached seed
+edits are made while V8's sampling profiler runs on the page's main thread (100 µs). Each sample's self time is
+charged to a bucket by the innermost frame on its stack that names one (BUCKETS): the graph's layout (Streamlit's
+GraphVizChart chunk, which bundles the Graphviz WebAssembly, and every wasm:// frame), plotly (its PlotlyChart
+chunk), markdown / code / KaTeX (their chunks), Streamlit and React (every other chunk the server sends); then
+V8's own entries: the garbage collector, "(program)" (native work with no JavaScript on the stack: Blink's style,
+layout and paint, message dispatch) and "(idle)". The chunk names were read off a profile of this app
+(Streamlit 1.67), not guessed; `result["chunks"]` lists the heaviest URLs of each run so a renamed chunk shows up.
+
+Each edit is cut out of the one profile by the page's own stamps (bench/browser_checks.py: keydown, first
+message sent, last message received, drawn), mapped onto the profiler's clock by a marker function that spins
+for a few milliseconds at a known performance.now(). Per edit it also reads Blink's own counters
+(Performance.getMetrics: style, layout and script time), the DOM nodes under the app, the Streamlit element
+containers, and the websocket frames and bytes. The same number of edits is first timed without the profiler,
+and the floor app's edits in the same run, so the profiler's own cost and the ratio to the floor can be read.
+
+    python -m bench.browser_profile [edits]      prints the table; `python -m bench.run --only browser_profile`
+"""
+
+import json
+import re
+
+from bench.browser_checks import STAMPS, app_expectation, edit_and_wait, wait_drawn
+from bench.common import APP, OUT, fresh_layers, launch_chromium, new_page, percentile, seed_layers, streamlit_server
+from bench.edit_latency import measure_floor, phases, timed_edits
+
+SAMPLING_US = 100
+PAUSE_MS = 250
+WARMUP_EDITS = 2
+
+# (bucket, what names it), in the order a stack is searched from its innermost frame outwards.
+BUCKETS = (
+    ("graph layout (Graphviz wasm)", re.compile(r"^wasm://|/GraphVizChart\.[^/]*\.js$")),
+    ("plotly", re.compile(r"/PlotlyChart\.[^/]*\.js$")),
+    ("markdown, code, KaTeX", re.compile(r"/(StreamlitMarkdown|StreamlitSyntaxHighlighter|katex|rehype-katex)"
+                                         r"\.[^/]*\.js$")),
+    ("React (react-dom)", re.compile(r"/static/js/react-dom\.[^/]*\.js$")),
+    ("emotion (CSS-in-JS styling)", re.compile(r"/static/js/(emotion|styled-components)[^/]*\.js$")),
+    ("Streamlit (main bundle, other chunks)", re.compile(r"/static/js/[^/]*\.js$")),
+)
+GRAPH, PLOTLY = BUCKETS[0][0], BUCKETS[1][0]
+V8_ENTRIES = {"(garbage collector)": "GC", "(program)": "(program): native, no JS on the stack",
+              "(idle)": "(idle)"}
+OTHER = "other (Playwright's polling, anonymous)"
+ORDER = (*(name for name, _ in BUCKETS), *V8_ENTRIES.values(), OTHER)
+NOT_BUSY = {"(idle)"}
+
+BLINK = ("TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration")  # seconds, cumulative
+
+MARK = """() => {
+  function __benchProfileMark() {
+    const start = performance.now();
+    let now = start;
+    while (now - start < 4) now = performance.now();
+    return [start, now];
+  }
+  return __benchProfileMark();
+}"""
+
+COUNTS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const count = (selector) => app.querySelectorAll(selector).length;
+  return {
+    dom_nodes: count('*'),
+    element_containers: count('[data-testid="stElementContainer"]'),
+    graph_svg_nodes: count('[data-testid="stGraphVizChart"] svg *'),
+    plot_nodes: count('[data-testid="stPlotlyChart"] *'),
+    code_blocks: count('[data-testid="stCode"]'),
+  };
+}"""
+
+
+# ---------------------------------------------------------------- the profile, as a pure function
+
+
+def bucket_of(frame):
+    """The bucket a call frame names, or None: V8's own entries by name, chunks by URL."""
+    if frame["functionName"] in V8_ENTRIES and not frame["url"]:
+        return V8_ENTRIES[frame["functionName"]]
+    for name, pattern in BUCKETS:
+        if pattern.search(frame["url"]):
+            return name
+    return None
+
+
+def sample_buckets(profile):
+    """(time in µs on the profiler's clock, duration in µs, bucket) for every sample of a CDP Profiler profile.
+
+    A sample lasts until the next one (as DevTools draws it; the last lasts nothing). Its bucket is the one named
+    by the innermost frame of its stack that names one, so a native call (getBBox, setAttribute) is charged to the
+    chunk that made it, and a shared helper chunk to the component that called it.
+    """
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    parent = {child: node["id"] for node in profile["nodes"] for child in node.get("children", ())}
+    named = {}
+
+    def bucket(node_id):
+        if node_id not in named:
+            own = bucket_of(nodes[node_id]["callFrame"])
+            up = parent.get(node_id)
+            named[node_id] = own or (bucket(up) if up is not None else OTHER)
+        return named[node_id]
+
+    return [(t, duration, bucket(node)) for t, duration, node in _timed(profile)]
+
+
+def _timed(profile):
+    """(time µs, duration µs, node id) per sample: a sample lasts until the next one (the last lasts nothing)."""
+    times, now = [], profile["startTime"]
+    for delta in profile["timeDeltas"]:
+        now += delta
+        times.append(now)
+    ends = [*times[1:], times[-1]] if times else []
+    return [(t, end - t, node) for t, end, node in zip(times, ends, profile["samples"], strict=True)]
+
+
+def charge(samples, start_us, end_us):
+    """{bucket: ms} of the samples whose time falls in [start_us, end_us)."""
+    totals = dict.fromkeys(ORDER, 0.0)
+    for t, duration, name in samples:
+        if start_us <= t < end_us:
+            totals[name] += duration / 1000
+    return totals
+
+
+def bursts(samples, name, start_us, end_us, gap_us=20_000):
+    """How many separate runs of `name`'s samples lie in [start_us, end_us): a chart drawn twice shows as two."""
+    count, last = 0, None
+    for t, _, bucket in samples:
+        if start_us <= t < end_us and bucket == name:
+            if last is None or t - last > gap_us:
+                count += 1
+            last = t
+    return count
+
+
+def marker_offset(profile, marks):
+    """µs to add to a performance.now() (in ms) to land on the profiler's clock, from the marker's samples.
+
+    `marks` is the [start, end] the marker function returned; its samples span about the same interval.
+    """
+    ids = {node["id"] for node in profile["nodes"] if node["callFrame"]["functionName"] == "__benchProfileMark"}
+    inside = [t for t, _, node in _timed(profile) if node in ids]
+    if not inside:
+        raise RuntimeError("the profile holds no sample of the marker function")
+    start, end = marks
+    return ((inside[0] - 1000 * start) + (inside[-1] - 1000 * end)) / 2
+
+
+def per_edit(profile, offset_us, stamps):
+    """For each edit's stamps (performance.now() ms: keydown, received, drawn): {bucket: ms} over the whole edit
+    and over its drawing phase (last message received to drawn)."""
+    samples = sample_buckets(profile)
+    out = []
+    for s in stamps:
+        whole = charge(samples, offset_us + 1000 * s["keydown"], offset_us + 1000 * s["drawn"])
+        drawing = charge(samples, offset_us + 1000 * s["received"], offset_us + 1000 * s["drawn"])
+        start, end = offset_us + 1000 * s["keydown"], offset_us + 1000 * s["drawn"]
+        out.append({"edit": whole, "drawing": drawing, "drawing_ms": s["drawn"] - s["received"],
+                    "total_ms": s["drawn"] - s["keydown"],
+                    "bursts": {name: bursts(samples, name, start, end) for name in (GRAPH, PLOTLY)}})
+    return out
+
+
+def bucket_table(edits):
+    """Per bucket: ms per edit p50, ms in the drawing phase p50, and its share of the drawing phase (p50 of each
+    edit's share)."""
+    rows = {}
+    for name in ORDER:
+        shares = [e["drawing"][name] / e["drawing_ms"] for e in edits if e["drawing_ms"] > 0]
+        rows[name] = {"edit_ms": percentile([e["edit"][name] for e in edits], 50),
+                      "drawing_ms": percentile([e["drawing"][name] for e in edits], 50),
+                      "drawing_share": percentile(shares, 50)}
+    busy = [sum(v for k, v in e["edit"].items() if k not in NOT_BUSY) for e in edits]
+    rows["busy (all but idle)"] = {
+        "edit_ms": percentile(busy, 50),
+        "drawing_ms": percentile([sum(v for k, v in e["drawing"].items() if k not in NOT_BUSY) for e in edits], 50),
+        "drawing_share": percentile([sum(v for k, v in e["drawing"].items() if k not in NOT_BUSY) / e["drawing_ms"]
+                                     for e in edits if e["drawing_ms"] > 0], 50)}
+    return rows
+
+
+def heaviest_urls(profile, top=12):
+    """[(url's file name or V8 entry, self ms)], heaviest first: the chunk names as this run's profile saw them."""
+    nodes = {node["id"]: node["callFrame"] for node in profile["nodes"]}
+    totals = {}
+    for _, duration, node in _timed(profile):
+        frame = nodes[node]
+        key = frame["url"].rsplit("/", 1)[-1] if frame["url"] else frame["functionName"] or "(anonymous)"
+        totals[key] = totals.get(key, 0.0) + duration / 1000
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
+
+
+# ---------------------------------------------------------------- the browser
+
+
+class SocketBytes:
+    """Websocket frames and bytes a page sends and receives, counted from Playwright's side."""
+
+    def __init__(self, page):
+        self.counts = {"frames_received": 0, "bytes_received": 0, "frames_sent": 0, "bytes_sent": 0}
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws):
+        ws.on("framereceived", lambda payload: self._add("received", payload))
+        ws.on("framesent", lambda payload: self._add("sent", payload))
+
+    def _add(self, way, payload):
+        self.counts[f"frames_{way}"] += 1
+        self.counts[f"bytes_{way}"] += len(payload.encode() if isinstance(payload, str) else payload)
+
+    def snapshot(self):
+        return dict(self.counts)
+
+
+def blink_metrics(cdp):
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def profiled_edits(page, cdp, sockets, edits):
+    """N fresh edits under the profiler: (profile, offset, per-edit stamps, Blink deltas, counts, socket deltas)."""
+    cdp.send("Performance.enable")
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": SAMPLING_US})
+    cdp.send("Profiler.start")
+    marks = page.evaluate(MARK)
+    stamps, blink, counts, sockets_per_edit, timed = [], [], [], [], []
+    for _ in range(edits):
+        before, sent_before = blink_metrics(cdp), sockets.snapshot()
+        edit = edit_and_wait(page, fresh_layers(), app_expectation)
+        bench = page.evaluate("() => ({...window.__bench})")
+        after, sent_after = blink_metrics(cdp), sockets.snapshot()
+        stamps.append({"keydown": bench["keydown"], "received": bench["sent"] + 1000 * edit.server,
+                       "drawn": bench["keydown"] + 1000 * edit.total})
+        blink.append({name: 1000 * (after[name] - before[name]) for name in BLINK})
+        counts.append(page.evaluate(COUNTS))
+        sockets_per_edit.append({k: sent_after[k] - sent_before[k] for k in sent_after})
+        timed.append(edit)
+        page.wait_for_timeout(PAUSE_MS)
+    profile = cdp.send("Profiler.stop")["profile"]
+    cdp.send("Profiler.disable")
+    return profile, marker_offset(profile, marks), stamps, blink, counts, sockets_per_edit, timed
+
+
+def p50s(dicts):
+    return {key: percentile([d[key] for d in dicts], 50) for key in dicts[0]} if dicts else {}
+
+
+def measure_app(browser, edits):
+    with streamlit_server(APP, "browser_profile") as (url, _):
+        page = new_page(browser)
+        sockets = SocketBytes(page)
+        page.add_init_script(STAMPS)
+        page.goto(url)
+        wait_drawn(page, seed_layers(2), app_expectation)
+        timed_edits(page, [fresh_layers() for _ in range(WARMUP_EDITS)], app_expectation)
+        plain = timed_edits(page, [fresh_layers() for _ in range(edits)], app_expectation)
+        cdp = page.context.new_cdp_session(page)
+        profile, offset, stamps, blink, counts, socket_deltas, profiled = profiled_edits(page, cdp, sockets, edits)
+        page.context.close()
+    OUT.mkdir(parents=True, exist_ok=True)
+    raw = OUT / "browser_profile.cpuprofile"  # opens in DevTools' Performance panel
+    raw.write_text(json.dumps(profile))
+    (OUT / "browser_profile.windows.json").write_text(json.dumps({"offset_us": offset, "stamps": stamps}))
+    cut = per_edit(profile, offset, stamps)
+    return {
+        "edits": edits,
+        "sampling_us": SAMPLING_US,
+        "plain": phases(plain),
+        "profiled": phases(profiled),
+        "buckets": bucket_table(cut),
+        "bursts": p50s([edit["bursts"] for edit in cut]),
+        "blink_ms": p50s(blink),
+        "elements": p50s(counts),
+        "websocket": p50s(socket_deltas),
+        "chunks": heaviest_urls(profile),
+        "raw": str(raw.relative_to(OUT.parent.parent)),
+    }
+
+
+def run(edits=10):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            floor = measure_floor(browser, edits)["uncached"]
+            app = measure_app(browser, edits)
+        finally:
+            browser.close()
+    return {**app, "floor": floor}
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def details(result):
+    """The markdown tables of one run (bench/report.py's section "browser_profile")."""
+    from bench.report import ms, table
+
+    rows = [(name, ms(r["edit_ms"]), ms(r["drawing_ms"]), _share(r["drawing_share"]))
+            for name, r in result["buckets"].items()]
+    text = table(("bucket (renderer main thread, self time)", "ms per edit p50", "ms in the drawing phase p50",
+                  "share of the drawing phase p50"), rows)
+    phase_rows = [(label, ms(p["total"]["p50"]), ms(p["before_send"]["p50"]), ms(p["server"]["p50"]),
+                   ms(p["drawing"]["p50"]), p["total"]["n"])
+                  for label, p in (("app, profiler off", result["plain"]), ("app, profiler on", result["profiled"]),
+                                   ("floor app, profiler off", result["floor"]))]
+    text += "\n\n" + table(("edits (uncached seed)", "total p50", "keydown→sent", "sent→last message",
+                            "last message→drawn", "n"), phase_rows)
+    blink, el, ws = result["blink_ms"], result["elements"], result["websocket"]
+    text += (f"\n\nBlink's counters per edit (p50, Performance.getMetrics): task {ms(blink['TaskDuration'])}, script "
+             f"{ms(blink['ScriptDuration'])}, style recalculation {ms(blink['RecalcStyleDuration'])}, layout "
+             f"{ms(blink['LayoutDuration'])}. After each edit the app holds {el['dom_nodes']:,.0f} DOM nodes in "
+             f"{el['element_containers']:.0f} element containers (the graph's SVG {el['graph_svg_nodes']:,.0f} "
+             f"nodes, the plot {el['plot_nodes']:,.0f}, {el['code_blocks']:.0f} code blocks). Websocket per edit: "
+             f"{ws['frames_received']:.0f} frames, {ws['bytes_received'] / 1024:,.1f} KiB received; "
+             f"{ws['frames_sent']:.0f} frames, {ws['bytes_sent'] / 1024:,.1f} KiB sent. Separate runs of work per "
+             f"edit (p50; a gap of 20 ms splits them): "
+             + ", ".join(f"{name} {value:.0f}" for name, value in result.get("bursts", {}).items())
+             + f". Sampling every "
+             f"{result['sampling_us']} µs; the profile is `{result['raw']}`; heaviest files by self time: "
+             + ", ".join(f"{name} {value:,.0f} ms" for name, value in result["chunks"][:8]) + ".")
+    return text
+
+
+def _share(value):
+    return "n/a" if value != value else f"{100 * value:.0f}%"
+
+
+if __name__ == "__main__":
+    import sys
+
+    result = run(edits=int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    (OUT / "browser_profile.json").write_text(json.dumps(result, indent=1))
+    print(details(result))
