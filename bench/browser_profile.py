@@ -12,9 +12,12 @@ layout and paint, message dispatch) and "(idle)". The chunk names were read off 
 Each edit is cut out of the one profile by the page's own stamps (bench/browser_checks.py: keydown, first
 message sent, last message received, drawn), mapped onto the profiler's clock by a marker function that spins
 for a few milliseconds at a known performance.now(). Per edit it also reads Blink's own counters
-(Performance.getMetrics: style, layout and script time), the DOM nodes under the app, the Streamlit element
-containers, and the websocket frames and bytes. The same number of edits is first timed without the profiler,
-and the floor app's edits in the same run, so the profiler's own cost and the ratio to the floor can be read.
+(Performance.getMetrics: style, layout and script time, from before the edit to PAUSE_MS after it is drawn), the
+DOM nodes under the app, the Streamlit element containers, the websocket frames and bytes, when the last frame
+reached the network stack (CDP's Network events), and whether the plot is a new chart element (Plotly then builds
+it from scratch: st.plotly_chart's element id includes the figure, key or not, in Streamlit 1.67). The same
+number of edits is first timed without the profiler, and the floor app's edits in the same run, so the
+profiler's own cost and the ratio to the floor can be read.
 
     python -m bench.browser_profile [edits]      prints the table; `python -m bench.run --only browser_profile`
 """
@@ -40,7 +43,7 @@ BUCKETS = (
     ("emotion (CSS-in-JS styling)", re.compile(r"/static/js/(emotion|styled-components)[^/]*\.js$")),
     ("Streamlit (main bundle, other chunks)", re.compile(r"/static/js/[^/]*\.js$")),
 )
-GRAPH, PLOTLY = BUCKETS[0][0], BUCKETS[1][0]
+GRAPH, PLOTLY = BUCKETS[0][0], BUCKETS[1][0]  # for tests and readers
 V8_ENTRIES = {"(garbage collector)": "GC", "(program)": "(program): native, no JS on the stack",
               "(idle)": "(idle)"}
 OTHER = "other (Playwright's polling, anonymous)"
@@ -69,6 +72,19 @@ COUNTS = """() => {
     plot_nodes: count('[data-testid="stPlotlyChart"] *'),
     code_blocks: count('[data-testid="stCode"]'),
   };
+}"""
+
+# Counts Plotly's redraws (plotly_afterplot: Plotly.react, a resize, a relayout) on the page's chart, and how many
+# chart elements it has seen: a replaced chart counts again, and its redraws before the next call are missed.
+PLOTS = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const seen = window.__benchPlots || (window.__benchPlots = {redraws: 0, charts: 0});
+  if (gd && gd.on && !gd.__benchCounted) {
+    gd.__benchCounted = true;
+    seen.charts += 1;
+    gd.on('plotly_afterplot', () => { seen.redraws += 1; });
+  }
+  return {...seen};
 }"""
 
 
@@ -125,17 +141,6 @@ def charge(samples, start_us, end_us):
     return totals
 
 
-def bursts(samples, name, start_us, end_us, gap_us=20_000):
-    """How many separate runs of `name`'s samples lie in [start_us, end_us): a chart drawn twice shows as two."""
-    count, last = 0, None
-    for t, _, bucket in samples:
-        if start_us <= t < end_us and bucket == name:
-            if last is None or t - last > gap_us:
-                count += 1
-            last = t
-    return count
-
-
 def marker_offset(profile, marks):
     """µs to add to a performance.now() (in ms) to land on the profiler's clock, from the marker's samples.
 
@@ -157,10 +162,8 @@ def per_edit(profile, offset_us, stamps):
     for s in stamps:
         whole = charge(samples, offset_us + 1000 * s["keydown"], offset_us + 1000 * s["drawn"])
         drawing = charge(samples, offset_us + 1000 * s["received"], offset_us + 1000 * s["drawn"])
-        start, end = offset_us + 1000 * s["keydown"], offset_us + 1000 * s["drawn"]
         out.append({"edit": whole, "drawing": drawing, "drawing_ms": s["drawn"] - s["received"],
-                    "total_ms": s["drawn"] - s["keydown"],
-                    "bursts": {name: bursts(samples, name, start, end) for name in (GRAPH, PLOTLY)}})
+                    "total_ms": s["drawn"] - s["keydown"]})
     return out
 
 
@@ -180,6 +183,23 @@ def bucket_table(edits):
         "drawing_share": percentile([sum(v for k, v in e["drawing"].items() if k not in NOT_BUSY) / e["drawing_ms"]
                                      for e in edits if e["drawing_ms"] > 0], 50)}
     return rows
+
+
+def share_under(profile, bucket, function_name):
+    """The share of `bucket`'s sampled time spent with `function_name` on the stack (e.g. plotly's
+    drawMarginPushers, which draws the slider, the legend and the title; its name survives minification)."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    parent = {child: node["id"] for node in profile["nodes"] for child in node.get("children", ())}
+    under, total = 0.0, 0.0
+    for (_, duration, node), (_, _, name) in zip(_timed(profile), sample_buckets(profile), strict=True):
+        if name != bucket:
+            continue
+        total += duration
+        i = node
+        while i is not None and nodes[i]["callFrame"]["functionName"] != function_name:
+            i = parent.get(i)
+        under += duration if i is not None else 0.0
+    return under / total if total else float("nan")
 
 
 def heaviest_urls(profile, top=12):
@@ -221,6 +241,9 @@ def blink_metrics(cdp):
 
 def profiled_edits(page, cdp, sockets, edits):
     """N fresh edits under the profiler: (profile, offset, per-edit stamps, Blink deltas, counts, socket deltas)."""
+    arrivals = []  # when each websocket frame reached the renderer's network stack, in s on the profiler's clock
+    cdp.on("Network.webSocketFrameReceived", lambda event: arrivals.append(event["timestamp"]))
+    cdp.send("Network.enable")
     cdp.send("Performance.enable")
     cdp.send("Profiler.enable")
     cdp.send("Profiler.setSamplingInterval", {"interval": SAMPLING_US})
@@ -228,20 +251,44 @@ def profiled_edits(page, cdp, sockets, edits):
     marks = page.evaluate(MARK)
     stamps, blink, counts, sockets_per_edit, timed = [], [], [], [], []
     for _ in range(edits):
-        before, sent_before = blink_metrics(cdp), sockets.snapshot()
+        before, sent_before, plots_before = blink_metrics(cdp), sockets.snapshot(), page.evaluate(PLOTS)
         edit = edit_and_wait(page, fresh_layers(), app_expectation)
         bench = page.evaluate("() => ({...window.__bench})")
-        after, sent_after = blink_metrics(cdp), sockets.snapshot()
-        stamps.append({"keydown": bench["keydown"], "received": bench["sent"] + 1000 * edit.server,
-                       "drawn": bench["keydown"] + 1000 * edit.total})
+        page.wait_for_timeout(PAUSE_MS)  # a late redraw still counts
+        after, sent_after, plots_after = blink_metrics(cdp), sockets.snapshot(), page.evaluate(PLOTS)
+        stamps.append({"keydown": bench["keydown"], "sent": bench["sent"],
+                       "received": bench["sent"] + 1000 * edit.server, "drawn": bench["keydown"] + 1000 * edit.total})
         blink.append({name: 1000 * (after[name] - before[name]) for name in BLINK})
-        counts.append(page.evaluate(COUNTS))
+        counts.append({**page.evaluate(COUNTS), "plotly_redraws": plots_after["redraws"] - plots_before["redraws"],
+                       "plot_charts_new": plots_after["charts"] - plots_before["charts"]})
         sockets_per_edit.append({k: sent_after[k] - sent_before[k] for k in sent_after})
         timed.append(edit)
-        page.wait_for_timeout(PAUSE_MS)
     profile = cdp.send("Profiler.stop")["profile"]
     cdp.send("Profiler.disable")
-    return profile, marker_offset(profile, marks), stamps, blink, counts, sockets_per_edit, timed
+    offset = marker_offset(profile, marks)
+    for s in stamps:
+        s["arrived"] = last_arrival(arrivals, offset, s["keydown"], s["drawn"])
+    return profile, offset, stamps, blink, counts, sockets_per_edit, timed
+
+
+def last_arrival(arrivals_s, offset_us, start_ms, end_ms):
+    """The last websocket frame's arrival in [start_ms, end_ms] as a performance.now() (ms), or nan.
+
+    CDP's network timestamps are seconds on the same monotonic clock as the profiler's microseconds (both
+    base::TimeTicks); the page's "received" stamp is later by however long the main thread was busy.
+    """
+    inside = [(1e6 * t - offset_us) / 1000 for t in arrivals_s]
+    inside = [t for t in inside if start_ms <= t <= end_ms]
+    return max(inside) if inside else float("nan")
+
+
+def network_phases(stamps):
+    """ms, p50 and min: the server as the network saw it (first message sent to the last frame's arrival), and
+    the page's backlog (that arrival to the page's handling of it, the "received" stamp)."""
+    server = [s["arrived"] - s["sent"] for s in stamps if s["arrived"] == s["arrived"]]
+    backlog = [s["received"] - s["arrived"] for s in stamps if s["arrived"] == s["arrived"]]
+    return {"server_p50": percentile(server, 50), "backlog_p50": percentile(backlog, 50),
+            "backlog_min": min(backlog, default=float("nan")), "n": len(server)}
 
 
 def p50s(dicts):
@@ -271,11 +318,12 @@ def measure_app(browser, edits):
         "plain": phases(plain),
         "profiled": phases(profiled),
         "buckets": bucket_table(cut),
-        "bursts": p50s([edit["bursts"] for edit in cut]),
         "blink_ms": p50s(blink),
         "elements": p50s(counts),
         "websocket": p50s(socket_deltas),
+        "network": network_phases(stamps),
         "chunks": heaviest_urls(profile),
+        "plotly_margin_pushers_share": share_under(profile, PLOTLY, "e.drawMarginPushers"),
         "raw": str(raw.relative_to(OUT.parent.parent)),
     }
 
@@ -311,16 +359,23 @@ def details(result):
     text += "\n\n" + table(("edits (uncached seed)", "total p50", "keydown→sent", "sent→last message",
                             "last message→drawn", "n"), phase_rows)
     blink, el, ws = result["blink_ms"], result["elements"], result["websocket"]
+    net = result.get("network")
+    if net:
+        text += (f"\n\nOn the network (CDP's websocket frame timestamps, profiler on): the last frame of an edit "
+                 f"arrives {ms(net['server_p50'])} after the first message is sent (p50), and the page handles it "
+                 f"{ms(net['backlog_p50'])} later (p50; min {ms(net['backlog_min'])}): the main thread's backlog, "
+                 f"which the page's sent→last message phase counts as the server's.")
     text += (f"\n\nBlink's counters per edit (p50, Performance.getMetrics): task {ms(blink['TaskDuration'])}, script "
              f"{ms(blink['ScriptDuration'])}, style recalculation {ms(blink['RecalcStyleDuration'])}, layout "
              f"{ms(blink['LayoutDuration'])}. After each edit the app holds {el['dom_nodes']:,.0f} DOM nodes in "
              f"{el['element_containers']:.0f} element containers (the graph's SVG {el['graph_svg_nodes']:,.0f} "
-             f"nodes, the plot {el['plot_nodes']:,.0f}, {el['code_blocks']:.0f} code blocks). Websocket per edit: "
+             f"nodes, the plot {el['plot_nodes']:,.0f}, {el['code_blocks']:.0f} code blocks); Plotly redraws the "
+             f"chart {el.get('plotly_redraws', float('nan')):.0f} times per edit (plotly_afterplot events, p50), "
+             f"on {el.get('plot_charts_new', float('nan')):.0f} new chart elements. Websocket per edit: "
              f"{ws['frames_received']:.0f} frames, {ws['bytes_received'] / 1024:,.1f} KiB received; "
-             f"{ws['frames_sent']:.0f} frames, {ws['bytes_sent'] / 1024:,.1f} KiB sent. Separate runs of work per "
-             f"edit (p50; a gap of 20 ms splits them): "
-             + ", ".join(f"{name} {value:.0f}" for name, value in result.get("bursts", {}).items())
-             + f". Sampling every "
+             f"{ws['frames_sent']:.0f} frames, {ws['bytes_sent'] / 1024:,.1f} KiB sent. Of plotly's time, "
+             f"{_share(result.get('plotly_margin_pushers_share', float('nan')))} is under drawMarginPushers (the "
+             f"slider, the legend, the title). Sampling every "
              f"{result['sampling_us']} µs; the profile is `{result['raw']}`; heaviest files by self time: "
              + ", ".join(f"{name} {value:,.0f} ms" for name, value in result["chunks"][:8]) + ".")
     return text

@@ -7,11 +7,13 @@ from bench.browser_profile import (
     OTHER,
     PLOTLY,
     bucket_table,
-    bursts,
     charge,
+    last_arrival,
     marker_offset,
+    network_phases,
     per_edit,
     sample_buckets,
+    share_under,
 )
 
 BASE = "http://127.0.0.1:8501/static/js/"
@@ -87,13 +89,25 @@ def test_an_edit_is_cut_by_its_stamps_and_the_drawing_phase_is_its_tail():
     edit = edits[0]
     assert edit["edit"][GRAPH] == pytest.approx(1.0) and edit["edit"]["(idle)"] == pytest.approx(1.0)
     assert edit["drawing"][GRAPH] == pytest.approx(0.5) and edit["drawing"][PLOTLY] == pytest.approx(1.0)
-    assert edit["drawing_ms"] == 1.5 and edit["bursts"] == {GRAPH: 1, PLOTLY: 1}
+    assert edit["drawing_ms"] == 1.5
     table = bucket_table(edits)
     assert table[PLOTLY]["drawing_share"] == pytest.approx(1.0 / 1.5)
     assert table["busy (all but idle)"]["edit_ms"] == pytest.approx(2.0)
 
 
-def test_a_chart_drawn_twice_is_two_bursts():
-    p = profile([9, 9, 3, 3, 9], [100, 100, 100, 30_000, 100])
-    assert bursts(sample_buckets(p), PLOTLY, 0, 2_000_000) == 2
-    assert bursts(sample_buckets(p), GRAPH, 0, 2_000_000) == 0
+def test_the_last_frame_on_the_network_is_read_on_the_pages_clock():
+    # offset 1,000,000 µs: a frame at 1.0105 s on the profiler's clock is performance.now() 10.5 ms
+    arrivals = [1.0050, 1.0105, 1.0300]  # the last one belongs to a later edit
+    assert last_arrival(arrivals, 1_000_000, 4.0, 20.0) == pytest.approx(10.5)
+    assert last_arrival(arrivals, 1_000_000, 40.0, 50.0) != last_arrival(arrivals, 1_000_000, 40.0, 50.0)  # nan
+    stamps = [{"sent": 5.0, "arrived": 10.5, "received": 14.0}, {"sent": 1.0, "arrived": float("nan"), "received": 2.0}]
+    assert network_phases(stamps) == {"server_p50": 5.5, "backlog_p50": 3.5, "backlog_min": 3.5, "n": 1}
+
+
+def test_the_share_of_a_bucket_under_a_function_counts_its_stack():
+    # plotly's time: getBoundingClientRect twice (under J.attr, under react-dom's Ec), J.attr once, 100 µs each
+    p = profile([9, 8, 9, 7, 3], [100] * 5)
+    assert share_under(p, PLOTLY, "J.attr") == pytest.approx(1.0)
+    assert share_under(p, PLOTLY, "Ec") == pytest.approx(1.0)  # an outer frame counts too
+    assert share_under(p, PLOTLY, "getBoundingClientRect") == pytest.approx(2 / 3)
+    assert share_under(p, GRAPH, "J.attr") == 0
