@@ -155,33 +155,32 @@ def marker_offset(profile, marks):
 
 
 def per_edit(profile, offset_us, stamps):
-    """For each edit's stamps (performance.now() ms: keydown, received, drawn): {bucket: ms} over the whole edit
-    and over its drawing phase (last message received to drawn)."""
+    """For each edit's stamps (performance.now() ms: keydown, sent, received, drawn): {bucket: ms} over the whole
+    edit, over the server phase (first message sent to the last one handled) and over the drawing phase (the last
+    message handled to drawn)."""
     samples = sample_buckets(profile)
-    out = []
-    for s in stamps:
-        whole = charge(samples, offset_us + 1000 * s["keydown"], offset_us + 1000 * s["drawn"])
-        drawing = charge(samples, offset_us + 1000 * s["received"], offset_us + 1000 * s["drawn"])
-        out.append({"edit": whole, "drawing": drawing, "drawing_ms": s["drawn"] - s["received"],
-                    "total_ms": s["drawn"] - s["keydown"]})
-    return out
+
+    def between(start_ms, end_ms):
+        return charge(samples, offset_us + 1000 * start_ms, offset_us + 1000 * end_ms)
+
+    return [{"edit": between(s["keydown"], s["drawn"]), "server": between(s["sent"], s["received"]),
+             "drawing": between(s["received"], s["drawn"]), "drawing_ms": s["drawn"] - s["received"],
+             "total_ms": s["drawn"] - s["keydown"]} for s in stamps]
 
 
 def bucket_table(edits):
-    """Per bucket: ms per edit p50, ms in the drawing phase p50, and its share of the drawing phase (p50 of each
-    edit's share)."""
+    """Per bucket: ms p50 over the edit, its server phase and its drawing phase, and its share of the drawing
+    phase (p50 of each edit's share); then the same for every bucket but (idle)."""
+    def busy(ms):
+        return sum(value for name, value in ms.items() if name not in NOT_BUSY)
+
     rows = {}
-    for name in ORDER:
-        shares = [e["drawing"][name] / e["drawing_ms"] for e in edits if e["drawing_ms"] > 0]
-        rows[name] = {"edit_ms": percentile([e["edit"][name] for e in edits], 50),
-                      "drawing_ms": percentile([e["drawing"][name] for e in edits], 50),
-                      "drawing_share": percentile(shares, 50)}
-    busy = [sum(v for k, v in e["edit"].items() if k not in NOT_BUSY) for e in edits]
-    rows["busy (all but idle)"] = {
-        "edit_ms": percentile(busy, 50),
-        "drawing_ms": percentile([sum(v for k, v in e["drawing"].items() if k not in NOT_BUSY) for e in edits], 50),
-        "drawing_share": percentile([sum(v for k, v in e["drawing"].items() if k not in NOT_BUSY) / e["drawing_ms"]
-                                     for e in edits if e["drawing_ms"] > 0], 50)}
+    for name, pick in [*((name, lambda ms, name=name: ms[name]) for name in ORDER), ("busy (all but idle)", busy)]:
+        rows[name] = {"edit_ms": percentile([pick(e["edit"]) for e in edits], 50),
+                      "server_ms": percentile([pick(e["server"]) for e in edits], 50),
+                      "drawing_ms": percentile([pick(e["drawing"]) for e in edits], 50),
+                      "drawing_share": percentile([pick(e["drawing"]) / e["drawing_ms"] for e in edits
+                                                   if e["drawing_ms"] > 0], 50)}
     return rows
 
 
@@ -348,10 +347,10 @@ def details(result):
     """The markdown tables of one run (bench/report.py's section "browser_profile")."""
     from bench.report import ms, table
 
-    rows = [(name, ms(r["edit_ms"]), ms(r["drawing_ms"]), _share(r["drawing_share"]))
-            for name, r in result["buckets"].items()]
-    text = table(("bucket (renderer main thread, self time)", "ms per edit p50", "ms in the drawing phase p50",
-                  "share of the drawing phase p50"), rows)
+    rows = [(name, ms(r["edit_ms"]), ms(r.get("server_ms", float("nan"))), ms(r["drawing_ms"]),
+             _share(r["drawing_share"])) for name, r in result["buckets"].items()]
+    text = table(("bucket (renderer main thread, self time)", "ms per edit p50", "in sent→last message p50",
+                  "in last message→drawn p50", "share of the drawing phase p50"), rows)
     phase_rows = [(label, ms(p["total"]["p50"]), ms(p["before_send"]["p50"]), ms(p["server"]["p50"]),
                    ms(p["drawing"]["p50"]), p["total"]["n"])
                   for label, p in (("app, profiler off", result["plain"]), ("app, profiler on", result["profiled"]),
@@ -361,10 +360,11 @@ def details(result):
     blink, el, ws = result["blink_ms"], result["elements"], result["websocket"]
     net = result.get("network")
     if net:
-        text += (f"\n\nOn the network (CDP's websocket frame timestamps, profiler on): the last frame of an edit "
-                 f"arrives {ms(net['server_p50'])} after the first message is sent (p50), and the page handles it "
-                 f"{ms(net['backlog_p50'])} later (p50; min {ms(net['backlog_min'])}): the main thread's backlog, "
-                 f"which the page's sent→last message phase counts as the server's.")
+        text += (f"\n\nCDP's websocket frame timestamps put the last frame {ms(net['server_p50'])} after the first "
+                 f"message sent (p50), and the page's handler {ms(net['backlog_p50'])} later (min "
+                 f"{ms(net['backlog_min'])}): near zero means Chromium stamps a frame when the main thread takes it, "
+                 f"so these cannot tell the server's time from a busy main thread; the bucket table's middle column "
+                 f"shows how busy the main thread is meanwhile.")
     text += (f"\n\nBlink's counters per edit (p50, Performance.getMetrics): task {ms(blink['TaskDuration'])}, script "
              f"{ms(blink['ScriptDuration'])}, style recalculation {ms(blink['RecalcStyleDuration'])}, layout "
              f"{ms(blink['LayoutDuration'])}. After each edit the app holds {el['dom_nodes']:,.0f} DOM nodes in "

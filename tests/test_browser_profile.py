@@ -85,14 +85,17 @@ def test_an_edit_is_cut_by_its_stamps_and_the_drawing_phase_is_its_tail():
     deltas = [1000] + [100] * 39
     samples = [3] * 10 + [7] * 10 + [9] * 10 + [3] * 10
     p = profile(samples, deltas)
-    edits = per_edit(p, 1_000_000, [{"keydown": 1.0, "received": 2.5, "drawn": 4.0}])
+    edits = per_edit(p, 1_000_000, [{"keydown": 1.0, "sent": 1.5, "received": 2.5, "drawn": 4.0}])
     edit = edits[0]
     assert edit["edit"][GRAPH] == pytest.approx(1.0) and edit["edit"]["(idle)"] == pytest.approx(1.0)
     assert edit["drawing"][GRAPH] == pytest.approx(0.5) and edit["drawing"][PLOTLY] == pytest.approx(1.0)
+    assert edit["server"][GRAPH] == pytest.approx(0.5) and edit["server"]["(idle)"] == pytest.approx(0.5)
     assert edit["drawing_ms"] == 1.5
     table = bucket_table(edits)
     assert table[PLOTLY]["drawing_share"] == pytest.approx(1.0 / 1.5)
     assert table["busy (all but idle)"]["edit_ms"] == pytest.approx(2.0)
+    assert table["busy (all but idle)"]["server_ms"] == pytest.approx(0.5)
+    assert table["busy (all but idle)"]["drawing_share"] == pytest.approx(1.0)
 
 
 def test_the_last_frame_on_the_network_is_read_on_the_pages_clock():
