@@ -4,7 +4,7 @@ On a real `streamlit run` of the app (started as `make run` starts it) in headle
 edits are made while V8's sampling profiler runs on the page's main thread (100 µs). Each sample's self time is
 charged to a bucket by the innermost frame on its stack that names one (BUCKETS): the graph's layout (Streamlit's
 GraphVizChart chunk, which bundles the Graphviz WebAssembly, and every wasm:// frame), plotly (its PlotlyChart
-chunk), markdown / code / KaTeX (their chunks), Streamlit and React (every other chunk the server sends); then
+chunk), markdown / code / KaTeX (their chunks), react-dom, emotion (CSS-in-JS), and Streamlit's other chunks; then
 V8's own entries: the garbage collector, "(program)" (native work with no JavaScript on the stack: Blink's style,
 layout and paint, message dispatch) and "(idle)". The chunk names were read off a profile of this app
 (Streamlit 1.67), not guessed; `result["chunks"]` lists the heaviest URLs of each run so a renamed chunk shows up.
@@ -13,9 +13,10 @@ Each edit is cut out of the one profile by the page's own stamps (bench/browser_
 message sent, last message received, drawn), mapped onto the profiler's clock by a marker function that spins
 for a few milliseconds at a known performance.now(). Per edit it also reads Blink's own counters
 (Performance.getMetrics: style, layout and script time, from before the edit to PAUSE_MS after it is drawn), the
-DOM nodes under the app, the Streamlit element containers, the websocket frames and bytes, when the last frame
-reached the network stack (CDP's Network events), and whether the plot is a new chart element (Plotly then builds
-it from scratch: st.plotly_chart's element id includes the figure, key or not, in Streamlit 1.67). The same
+DOM nodes under the app, the Streamlit element containers, the websocket frames and bytes, CDP's timestamp of the
+last frame (Network events; it turned out to be taken when the main thread handles the frame), and whether the
+plot is a new chart element (Plotly then builds it from scratch: st.plotly_chart's element id includes the
+figure, key or not, in Streamlit 1.67). The same
 number of edits is first timed without the profiler, and the floor app's edits in the same run, so the
 profiler's own cost and the ratio to the floor can be read.
 
