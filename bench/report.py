@@ -435,6 +435,12 @@ def edit_details(edit):
                   "last message→drawn p50"), rows)
 
 
+def browser_details(result):
+    from bench.browser_profile import details
+
+    return details(result)
+
+
 def server_details(server):
     rows = []
     for key, real in server["real"].items():
@@ -544,6 +550,10 @@ How each number is taken (details in each bench/ module's docstring):
 - **As shipped and under Cloud's settings**: the class, the burst and the link run once on the server as shipped
   (the repo's config, no flags) and once with Community Cloud's forced settings as environment variables
   (`tests/harness.py` CLOUD_ENV). The burst runs a third time with `EXPLORER_MEMORY_BUDGET_MB=690`.
+- **Browser profile** (`bench/browser_profile.py`): uncached seed edits in headless Chromium while V8's sampling
+  profiler (100 µs, over CDP) runs on the page's main thread; each sample's self time goes to the bucket named by
+  the innermost frame on its stack (the Graphviz chunk and wasm, plotly's chunk, markdown/code/KaTeX, react-dom,
+  emotion, Streamlit's other chunks; V8's GC, "(program)" and "(idle)"), cut per edit by the page's own stamps.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
 """
@@ -571,6 +581,7 @@ def render(results, cpu, info, quick, analysis=""):
     ]
     sections = (
         ("edit_latency", "Edit latency in Chromium (from Ctrl+Enter to the redrawn page)", edit_details),
+        ("browser_profile", "Where an edit's time goes in Chromium (the renderer's main thread)", browser_details),
         ("server_time", "Server time per rerun (median per preset)", server_details),
         ("scale", "Scale: the two-layer seed on larger x", scale_details),
         ("load", "Classroom load", load_details),
