@@ -7,7 +7,6 @@ import streamlit as st
 
 from explorer.engine import elements
 from explorer.engine.errors import FormulaError
-from explorer.engine.language import REDUCTIONS
 from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
@@ -22,7 +21,8 @@ def backward_help(z):
             f"**mean**: `out = {z}.mean(); out.backward()`, every gradient divided by the number of elements of "
             f"`{z}`. **ones_like**: `{z}.backward(gradient=torch.ones_like({z}))`. `gradient=` is the vector "
             f"backward starts with, d out / d `{z}` for each element of `{z}` (needed when `{z}` is not a single "
-            "number): ones give the same gradients as sum.")
+            "number): ones give the same gradients as sum. **vector**, when one is typed under the layers: "
+            f"`{z}.backward(gradient=v)`.")
 
 
 @drawn_safely
@@ -33,7 +33,7 @@ def choose_view(result, selection, present=False):
     left, right = st.columns([2, 1]) if present else (contextlib.nullcontext(), contextlib.nullcontext())
     with left:
         st.segmented_control(
-            "Backward from", list(REDUCTIONS), key="reduction", required=True, bind=URL,
+            "Backward from", list(result.reductions), key="reduction", required=True, bind=URL,
             help=backward_help(result.program.output.name),
         )
     of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"

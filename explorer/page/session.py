@@ -129,4 +129,15 @@ def selection(result):
         st.session_state["element"] = chosen.element.label
     if "backward_step" in chosen.notices:
         st.session_state["backward_step"] = chosen.step
+    if _session_value("reduction") not in (None, chosen.reduction):  # "vector", once the vector is cleared
+        st.session_state["reduction"] = chosen.reduction
     return chosen
+
+
+def vector_text():
+    """The typed seed vector of z.backward(gradient=v), checked as its field allows; "" when there is none."""
+    value = _current("vector")
+    try:
+        return state.checked("vector", value) if value is not None else ""
+    except state.Rejected:
+        return ""

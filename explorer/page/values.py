@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from explorer.engine.language import REDUCTIONS
 from explorer.page import state
 from explorer.page.common import URL, drawn_safely
 from explorer.serving import facade
@@ -31,7 +30,7 @@ def forward_values(result, reduction=None):
 @drawn_safely
 def gradients(result, reduction=None):
     texts = facade.view("gradient_texts", result, lambda: gradient_texts(result))
-    for name in REDUCTIONS:  # one above the other: side by side, a tensor's rows broke inside numbers
+    for name in texts:  # one above the other: side by side, a tensor's rows broke inside numbers
         st.code(texts[name], language="python")
     if result.scalar_output:
         grads = "every .grad" if result.program.leaves else "x.grad"

@@ -119,19 +119,22 @@ def _released_and_trimmed(reservation):
     memory.trim_soon()
 
 
-def _text_key(x_text, layers_text):
-    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key."""
-    raw = "\0".join((x_text, layers_text)).encode("utf-8", "surrogatepass")
+def _text_key(x_text, layers_text, vector=None):
+    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key. A vector text is part of it."""
+    texts = (x_text, layers_text) if vector is None else (x_text, layers_text, "vector", vector)
+    raw = "\0".join(texts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-def explore(x_text, layers_text, on_wait=None):
+def explore(x_text, layers_text, on_wait=None, vector=None):
     """One exploration per input, shared by every session: texts that parse alike share one entry.
+    A `vector` text adds z.backward(gradient=v), a fourth pass its Cost counts (explorer.engine.exploration).
     Raises FormulaError for a bad input and ServerBusy when admission control refuses it."""
     memory.collect_after(x_text, layers_text)  # the last reruns' megabyte texts wait for a full collection
 
     def parse():
-        return _admitted(parse_cost(x_text, layers_text), lambda: prepare(x_text, layers_text), on_wait)
+        return _admitted(parse_cost(x_text, layers_text + (vector or "")),
+                         lambda: prepare(x_text, layers_text, vector), on_wait)
 
     def explore_it():
         # The reservation lasts as long as the result does, not just while it is computed: a session holds
@@ -147,7 +150,7 @@ def explore(x_text, layers_text, on_wait=None):
             weakref.finalize(result, _released_and_trimmed, reservation)
         return result
 
-    prepared = cached("inputs", _text_key(x_text, layers_text), parse)
+    prepared = cached("inputs", _text_key(x_text, layers_text, vector), parse)
     if not prepared.cost.small:
         TURNS.step_aside()  # computing and drawing it would hold up the small reruns queued behind
     return cached("explorations", prepared.key, explore_it)
