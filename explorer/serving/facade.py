@@ -20,8 +20,9 @@ import weakref
 
 import torch
 
-from explorer.engine.cost import parse_cost
+from explorer.engine.cost import jacobian_cost, parse_cost
 from explorer.engine.exploration import prepare, run
+from explorer.engine.jacobian import jacobian_passes
 from explorer.engine.verify import verify
 from explorer.serving import memory
 from explorer.serving.admission import ADMISSION
@@ -29,6 +30,7 @@ from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
 from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.jacobian import jacobian_view, one_pass_each
 from explorer.views.plot import tangent_curve
 
 MAX_TABLE_ROWS = 24  # rows of the check's tables: the check runs over every element, the page shows these
@@ -161,6 +163,28 @@ def curve(result, flat_index, reduction):
     (explorer.engine.cost.curve_plan). Raises FormulaError when the plot alone is over its limit."""
     return cached("views", ("curve", result.key, flat_index, reduction),
                   lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction)))
+
+
+def _jacobian_work(result, name, compute):
+    """compute() for a view of the Jacobian of leaf `name`, within the result's reservation and admitted with
+    its own Cost: torch.func batches one pass per row or column, whichever are fewer. A Jacobian over its
+    limits is a FormulaError (explorer.engine.jacobian) before any work or waiting."""
+    passes = jacobian_passes(result, name)
+    work = jacobian_cost(result.cost.elements, result.work, passes)
+    return _within(result, lambda: _admitted(work, compute))
+
+
+def jacobian(result, name):
+    """The Jacobian view of leaf `name` (explorer.views.jacobian): J, each way of starting backward as vᵀJ,
+    the three-way check. Raises FormulaError when J is over its limits."""
+    return cached("views", ("jacobian", result.key, name),
+                  lambda: _jacobian_work(result, name, lambda: jacobian_view(result, name)))
+
+
+def one_pass(result, name, flat):
+    """One forward-mode column and one backward row of J, for element `flat` of leaf `name`."""
+    return cached("views", ("one_pass", result.key, name, flat),
+                  lambda: _jacobian_work(result, name, lambda: one_pass_each(result, name, flat)))
 
 
 def derivation(result, owner=None):

@@ -1,0 +1,60 @@
+"""The folded sections of issue 19: "The Jacobian" (backward is a vector-Jacobian product) and "Calling backward
+twice". Each takes the exploration and the rerun's Selection as parameters; none reads the session."""
+
+import pandas
+import streamlit as st
+
+from explorer.engine.errors import FormulaError
+from explorer.page.common import drawn_safely, markdown_text
+from explorer.serving import facade
+from explorer.views.jacobian import heatmap, numbers, passes_sentence, reading_text
+
+JACOBIAN_TITLE = "The Jacobian: backward is a vector-Jacobian product"
+
+
+def _check_table(check):
+    rows = [{"column": row.label, "|reverse - forward|": f"{row.forward:.2g}",
+             "|reverse - finite diff.|": f"{row.finite_difference:.2g}",
+             "": {True: "✓", False: "✗", None: "·"}[row.ok]} for row in check.columns]
+    return pandas.DataFrame(rows)
+
+
+@drawn_safely
+def jacobian(result, selection):
+    """J of the output by the chosen element's leaf, every way of starting backward as vᵀJ, one forward-mode
+    column beside one backward row, and the check that reverse mode, forward mode and finite differences agree."""
+    name = selection.element.leaf
+    try:
+        view = facade.jacobian(result, name)
+    except FormulaError as error:  # over the Jacobian's limits: said here, the rest of the page holds
+        st.info("**No Jacobian here:** " + markdown_text(str(error)))
+        return
+    output = view.output
+    st.markdown(f"Row `{output}[i]`, column `{name}[j]`: the entry is d`{output}[i]`/d`{name}[j]`. "
+                f"The leaf is the chosen element's (`{selection.element.label}`): choose an element of another "
+                "leaf to see its J.")
+    st.plotly_chart(heatmap(view), width="stretch", config={"displaylogo": False}, key="jacobian_heatmap")
+    st.markdown(f"**Every way of starting backward is vᵀJ.** `{output}.backward(gradient=v)` leaves in "
+                f"`{name}.grad` the v-weighted sum of J's rows: sum and ones_like are v of ones, mean is v of 1/N, "
+                "a typed vector is v itself.")
+    st.code(reading_text(view), language=None)
+    if view.diagonal:
+        st.markdown(view.diagonal)
+    one = facade.one_pass(result, name, selection.element.flat)
+    left, right = st.columns(2)
+    left.markdown(f"**Forward mode, one pass** (`jvp`, u one-hot at `{one.column_label}`): J's column "
+                  f"`{one.column_label}`")
+    left.code(numbers(one.column, most=12), language=None)
+    right.markdown(f"**Reverse mode, one pass** (`backward`, v one-hot at `{one.row_label}`): J's row "
+                   f"`{one.row_label}`")
+    right.code(numbers(one.row, most=12), language=None)
+    st.markdown(passes_sentence(one, name, output))
+    check = view.check
+    mark = {True: "✓ agree", False: "✗ DISAGREE", None: "- nothing comparable"}[check.passed]
+    st.markdown(f"**Check: reverse = forward = finite difference**, column by column: {mark}")
+    st.table(_check_table(check), hide_index=True)
+    if check.sampled:
+        st.caption(f"A sample: {len(check.columns)} evenly spaced of the {check.total:,} columns, each by its own "
+                   "forward-mode pass and a float64 central difference.")
+    else:
+        st.caption("Each column by its own forward-mode pass and a float64 central difference.")
