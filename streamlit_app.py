@@ -63,6 +63,10 @@ def page():
             with common.lazy_section(jacobian_view.JACOBIAN_TITLE, "jacobian") as jacobian:
                 if jacobian.open:
                     jacobian_view.jacobian(result, selection)
+        if view.shows("accumulate"):
+            with common.lazy_section(jacobian_view.ACCUMULATE_TITLE, "accumulate") as accumulate:
+                if accumulate.open:
+                    jacobian_view.backward_twice(result, selection)
         if view.shows("verify"):
             with common.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
                 if check.open:

@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.engine.errors import FormulaError
 from explorer.page.common import drawn_safely, markdown_text
 from explorer.serving import facade
+from explorer.views.accumulate import twice_codes
 from explorer.views.jacobian import heatmap, numbers, passes_sentence, reading_text
 
 JACOBIAN_TITLE = "The Jacobian: backward is a vector-Jacobian product"
@@ -58,3 +59,22 @@ def jacobian(result, selection):
                    "forward-mode pass and a float64 central difference.")
     else:
         st.caption("Each column by its own forward-mode pass and a float64 central difference.")
+
+
+ACCUMULATE_TITLE = "Calling backward twice: .grad accumulates"
+
+
+@drawn_safely
+def backward_twice(result, selection):
+    """Three runs, for real, of backward twice the way the chooser starts it: retained, freed, zeroed."""
+    twice = facade.twice(result, selection.reduction)
+    retained, freed, zeroed = twice_codes(result, twice)
+    st.markdown("Each run starts from a fresh forward pass. **Twice with `retain_graph=True`, no zeroing:** torch "
+                "adds each pass into `.grad`, so every `.grad` doubles.")
+    st.code(retained, language="python")
+    st.markdown("**Twice without `retain_graph`:** after the first pass torch frees what the graph saved for "
+                "backward (see *What backward keeps* on the graph), and says so:")
+    st.code(freed, language="python", wrap_lines=True)
+    st.markdown("**`.grad.zero_()` in between** (what `optimizer.zero_grad()` does): the grads of one pass. "
+                "A training loop zeroes before every backward for this reason.")
+    st.code(zeroed, language="python")

@@ -20,6 +20,7 @@ import weakref
 
 import torch
 
+from explorer.engine.accumulate import backward_twice
 from explorer.engine.cost import jacobian_cost, parse_cost
 from explorer.engine.exploration import prepare, run
 from explorer.engine.jacobian import jacobian_passes
@@ -185,6 +186,13 @@ def one_pass(result, name, flat):
     """One forward-mode column and one backward row of J, for element `flat` of leaf `name`."""
     return cached("views", ("one_pass", result.key, name, flat),
                   lambda: _jacobian_work(result, name, lambda: one_pass_each(result, name, flat)))
+
+
+def twice(result, way):
+    """Calling backward twice, run for real (explorer.engine.accumulate): three runs of a forward and two backward
+    passes each, one after the other, so within the peak of one exploration pass its result's Cost counts."""
+    return cached("views", ("twice", result.key, way),
+                  lambda: _within(result, lambda: backward_twice(result.program, result.x, way, result.vector)))
 
 
 def derivation(result, owner=None):
