@@ -10,7 +10,7 @@ from explorer.engine.errors import FormulaError
 from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
-from explorer.views.graph import fitted, titled
+from explorer.views.graph import fitted, saved_sentence, titled
 from explorer.views.plot import tangent_figure
 from explorer.views.texts import step_lines
 
@@ -72,6 +72,9 @@ GRAPH_CAPTION = (
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
 
 
+SAVED_HELP = ("torchviz's show_saved: the tensors each node keeps for its local derivative (orange), with their "
+              "shapes and bytes. backward() frees them.")
+
 STALE_BANNER = ("**Stale graph:** this is the last example that worked, not the input in the editor. "
                 "Fix the error there to see your own.")
 STALE_TITLE = "STALE: the last example that worked, not the current input"
@@ -93,6 +96,7 @@ def projector_title(result, label):
 @drawn_safely
 def autograd_graph(result, selection, present=False):
     st.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    keeps = st.toggle("What backward keeps", key="saved", bind=URL, help=SAVED_HELP)
     if selection.stale:  # a banner over the graph, and the graph's own title says it too
         st.error(STALE_BANNER)
     mark = stale_marked if selection.stale else (lambda dot: dot)
@@ -102,11 +106,14 @@ def autograd_graph(result, selection, present=False):
         element = selection.element
         at, title = (element.flat, projector_title(result, element.label)) if element.leaf == "x" else (
             None, "values and grads")
-        dot = facade.dot(result, selection.reduction, step, selection.plain, at)
+        dot = (facade.saved_dot if keeps else facade.dot)(result, selection.reduction, step, selection.plain, at)
         st.graphviz_chart(mark(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title)), width="content")
         return
-    st.graphviz_chart(mark(facade.dot(result, selection.reduction, step, selection.plain)), width="content")
+    draw = facade.saved_dot if keeps else facade.dot
+    st.graphviz_chart(mark(draw(result, selection.reduction, step, selection.plain)), width="content")
     st.caption(PLAIN_GRAPH_CAPTION if selection.plain else GRAPH_CAPTION)
+    if keeps:
+        st.markdown(saved_sentence(facade.saved(result, selection.reduction), result.program.output.name))
 
 
 @drawn_safely

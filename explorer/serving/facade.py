@@ -24,6 +24,7 @@ from explorer.engine.accumulate import backward_twice
 from explorer.engine.cost import jacobian_cost, parse_cost
 from explorer.engine.exploration import prepare, run
 from explorer.engine.jacobian import jacobian_passes
+from explorer.engine.saved import saved_tensors
 from explorer.engine.verify import verify
 from explorer.serving import memory
 from explorer.serving.admission import ADMISSION
@@ -31,6 +32,7 @@ from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
 from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.graph import with_saved
 from explorer.views.jacobian import jacobian_view, one_pass_each
 from explorer.views.plot import tangent_curve
 
@@ -223,6 +225,20 @@ def dot(result, reduction, step=None, plain=False, at=None):
     """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted."""
     return cached("views", ("dot", result.key, reduction, step, plain, at),
                   lambda: dot_export(result, reduction, step, plain, at))
+
+
+def saved(result, reduction):
+    """What backward keeps (explorer.engine.saved): one fresh forward pass, no backward, within the result's
+    reservation (its Cost counts a whole pass)."""
+    return cached("views", ("saved", result.key, reduction),
+                  lambda: _within(result, lambda: saved_tensors(result.program, result.x, reduction, result.vector)))
+
+
+def saved_dot(result, reduction, step=None, plain=False, at=None):
+    """The graph as dot() draws it, with the saved tensors on it (views.graph.with_saved)."""
+    return cached("views", ("saved_dot", result.key, reduction, step, plain, at),
+                  lambda: with_saved(dot(result, reduction, step, plain, at), result.reductions[reduction],
+                                     saved(result, reduction)))
 
 
 def script(result):
