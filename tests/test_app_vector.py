@@ -115,3 +115,27 @@ def test_a_bad_vector_is_said_in_place_and_the_rest_of_the_page_holds(text, said
     assert "# tensor([[ 60.,  96., 132.],\n#         [132.,  96.,  60.]])" in page_code(app)
     assert app.get("graphviz_chart") and app.get("plotly_chart")
     assert not any("last example that worked" in warning.value for warning in app.warning)
+
+
+def test_the_link_carries_the_vector_and_the_new_sections_and_brings_them_back():
+    from urllib.parse import parse_qs, urlsplit
+
+    app = run_app(vector="[[1, 0, -2], [0.5, 3, 0]]", reduction="vector", jacobian="true", accumulate="true",
+                  saved="true")
+    assert_clean(app)
+    link = [block.value for block in app.code if block.value.startswith("/?")][0]
+    query = {key: values[0] for key, values in parse_qs(urlsplit(link).query).items()}
+    assert query["vector"] == "[[1, 0, -2], [0.5, 3, 0]]" and query["reduction"] == "vector"
+    assert query["jacobian"] == query["accumulate"] == query["saved"] == "true"
+    again = run_app(**query)
+    assert_clean(again)
+    assert again.segmented_control(key="reduction").value == "vector"
+    assert again.text_input(key="vector").value == "[[1, 0, -2], [0.5, 3, 0]]"
+    assert "fillcolor=orange" in again.get("graphviz_chart")[0].proto.spec
+    assert any("retain_graph" in block.value for block in again.code)
+    assert len(again.get("plotly_chart")) == 2  # the tangent and J
+
+
+def test_unchanged_defaults_stay_out_of_the_link():
+    link = [block.value for block in run_app().code if block.value.startswith("/?")][0]
+    assert "vector" not in link and "jacobian" not in link and "saved" not in link

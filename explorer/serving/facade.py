@@ -31,7 +31,8 @@ from explorer.serving.admission import ADMISSION
 from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
-from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.export import dot_export, svg_export
+from explorer.views.export_vector import exploration_notebook, exploration_script
 from explorer.views.graph import with_saved
 from explorer.views.jacobian import jacobian_view, one_pass_each
 from explorer.views.plot import tangent_curve
@@ -242,11 +243,11 @@ def saved_dot(result, reduction, step=None, plain=False, at=None):
 
 
 def script(result):
-    return cached("exports", ("script", result.key), lambda: script_for(result.program, result.x))
+    return cached("exports", ("script", result.key), lambda: exploration_script(result))
 
 
 def notebook(result):
-    return notebook_text(result.program, result.x)
+    return exploration_notebook(result)
 
 
 def svg(dot_source):
