@@ -31,9 +31,9 @@ def jacobian(result, selection):
         st.info("**No Jacobian here:** " + markdown_text(str(error)))
         return
     output = view.output
-    st.markdown(f"Row `{output}[i]`, column `{name}[j]`: the entry is d`{output}[i]`/d`{name}[j]`. "
-                f"The leaf is the chosen element's (`{selection.element.label}`): choose an element of another "
-                "leaf to see its J.")
+    other = " (choose an element of another leaf to see its J)" if len(result.leaves) > 1 else ""
+    st.markdown(f"Each entry is ∂{output}[i] / ∂{name}[j]: a row per element of `{output}`, a column per element "
+                f"of `{name}`, the leaf of the chosen element `{selection.element.label}`{other}.")
     st.plotly_chart(heatmap(view), width="stretch", config={"displaylogo": False}, key="jacobian_heatmap")
     st.markdown(f"**Every way of starting backward is vᵀJ.** `{output}.backward(gradient=v)` leaves in "
                 f"`{name}.grad` the v-weighted sum of J's rows: sum and ones_like are v of ones, mean is v of 1/N, "

@@ -20,6 +20,9 @@ from explorer.engine.tree import is_elementwise
 from explorer.views.plot import _NO_THEME, SpecFigure
 
 MAX_NUMBERED_CELLS = 144  # up to this many entries, the heatmap writes each one in its cell
+# Blue for negative, white for 0, red for positive: plotly's own "RdBu" is grey at its middle, and most of a
+# Jacobian is 0.
+COLOURS = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#ffffff"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 MAX_TERMS = 4  # rows of J named in a reading's weighted sum before "…"
 MAX_SHOWN = 8  # numbers of a row or column written out before "…"
 
@@ -124,12 +127,12 @@ def heatmap(view):
     reach = float(np.abs(finite).max()) if finite.size else 1.0
     trace = {
         "type": "heatmap", "z": np.where(np.isfinite(view.matrix), view.matrix, np.nan),
-        "x": list(view.columns), "y": list(view.rows), "colorscale": "RdBu", "zmid": 0.0,
-        "zmin": -reach or -1.0, "zmax": reach or 1.0, "xgap": 1, "ygap": 1,
+        "x": list(view.columns), "y": list(view.rows), "colorscale": COLOURS, "zmid": 0.0,
+        "zmin": -reach or -1.0, "zmax": reach or 1.0, "xgap": 1, "ygap": 1, "textfont": {"color": "#1f2430"},
         "hovertemplate": "d %{y} / d %{x} = %{z:.6g}<extra></extra>",
     }
     if rows * columns <= MAX_NUMBERED_CELLS:
-        trace["texttemplate"] = "%{z:.4g}"
+        trace["texttemplate"] = "%{z:.4~g}"  # d3's ~: 60, not 60.00
     layout = {
         "template": _NO_THEME,
         "height": min(640, 140 + 28 * rows),
