@@ -139,3 +139,11 @@ def test_the_link_carries_the_vector_and_the_new_sections_and_brings_them_back()
 def test_unchanged_defaults_stay_out_of_the_link():
     link = [block.value for block in run_app().code if block.value.startswith("/?")][0]
     assert "vector" not in link and "jacobian" not in link and "saved" not in link
+
+
+def test_a_vector_too_long_for_a_link_is_said_and_no_link_is_cut():
+    app = run_app(vector="[[1, 1, 1], [1, 1, 1]]" + " " * 20_000, reduction="vector")
+    assert_clean(app)
+    assert app.segmented_control(key="reduction").value == "vector"  # spaces are no error: v is ones
+    assert not [block.value for block in app.code if block.value.startswith("/?")]
+    assert any("x, the layers and the vector are 20," in caption.value for caption in app.caption)
