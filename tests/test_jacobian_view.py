@@ -185,3 +185,9 @@ def test_over_its_limit_the_section_says_so_in_place():
 def test_hide_takes_the_section_away():
     app = run_app(jacobian="true", hide="jacobian")
     assert not app.exception and not any("vᵀJ" in block.value for block in app.code)
+
+
+def test_on_a_projector_the_sections_draw_too():
+    app = run_app(present="true", jacobian="true", accumulate="true", vector="[[1, 1, 1], [1, 1, 1]]")
+    assert not app.exception and not app.error
+    assert any("vᵀJ" in block.value for block in app.code) and any("retain_graph" in b.value for b in app.code)

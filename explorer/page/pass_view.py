@@ -72,8 +72,8 @@ GRAPH_CAPTION = (
 PLAIN_GRAPH_CAPTION = "torchviz's own graph: blue is x, green is the output, grey nodes are the backward ops."
 
 
-SAVED_HELP = ("torchviz's show_saved: the tensors each node keeps for its local derivative (orange), with their "
-              "shapes and bytes. backward() frees them.")
+SAVED_HELP = ("What backward keeps: torchviz's show_saved, the tensors each node keeps for its local derivative "
+              "(orange), with their shapes and bytes. backward() frees them.")
 
 STALE_BANNER = ("**Stale graph:** this is the last example that worked, not the input in the editor. "
                 "Fix the error there to see your own.")
@@ -95,8 +95,9 @@ def projector_title(result, label):
 
 @drawn_safely
 def autograd_graph(result, selection, present=False):
-    st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    keeps = st.toggle("What backward keeps", key="saved", bind=URL, help=SAVED_HELP)
+    plain, saved = st.columns(2)  # on one row: a projector's screen holds the graph below them whole
+    plain.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    keeps = saved.toggle("Saved tensors", key="saved", bind=URL, help=SAVED_HELP)
     if selection.stale:  # a banner over the graph, and the graph's own title says it too
         st.error(STALE_BANNER)
     mark = stale_marked if selection.stale else (lambda dot: dot)
