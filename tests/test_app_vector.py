@@ -147,3 +147,10 @@ def test_a_vector_too_long_for_a_link_is_said_and_no_link_is_cut():
     assert app.segmented_control(key="reduction").value == "vector"  # spaces are no error: v is ones
     assert not [block.value for block in app.code if block.value.startswith("/?")]
     assert any("x, the layers and the vector are 20," in caption.value for caption in app.caption)
+
+
+def test_with_the_editor_hidden_the_links_vector_still_rules():
+    app = run_app(hide="editor", vector="[[1, 0, 0], [0, 0, 0]]", reduction="vector")
+    assert_clean(app)
+    assert app.segmented_control(key="reduction").value == "vector"
+    assert "# tensor([[60.,  0.,  0.],\n#         [ 0.,  0.,  0.]])" in vector_block(app)
