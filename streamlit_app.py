@@ -8,7 +8,7 @@ Sections that are not always needed are lazy: a closed tab or expander runs noth
 import streamlit as st
 import torch
 
-from explorer.page import checks, common, editor, pass_view, second_view, session, train_view, values
+from explorer.page import checks, common, editor, jacobian_view, pass_view, second_view, session, train_view, values
 from explorer.serving import facade
 
 # Sessions are threads of one process on a small machine: one torch thread each beats two fighting
@@ -59,6 +59,14 @@ def page():
             with common.lazy_section("The chain rule, worked out", "chain") as chain:
                 if chain.open:
                     checks.chain_rule(result, facade.derivation(result, session.session_id()), selection)
+        if view.shows("jacobian"):
+            with common.lazy_section(jacobian_view.JACOBIAN_TITLE, "jacobian") as jacobian:
+                if jacobian.open:
+                    jacobian_view.jacobian(result, selection)
+        if view.shows("accumulate"):
+            with common.lazy_section(jacobian_view.ACCUMULATE_TITLE, "accumulate") as accumulate:
+                if accumulate.open:
+                    jacobian_view.backward_twice(result, selection)
         if view.shows("verify"):
             with common.lazy_section("Check: autograd = symbolic = finite difference", "verify") as check:
                 if check.open:

@@ -32,6 +32,10 @@ DEFAULTS = {
     "train_step": 0,
     "hide": "",
     "fold": False,
+    "vector": "",
+    "jacobian": False,
+    "accumulate": False,
+    "saved": False,
 }
 
 HUGE_INT = 10**5000  # repr() of it raises ValueError in Python 3.11
@@ -40,7 +44,7 @@ NOT_TEXTS = [math.inf, -math.inf, math.nan, 1e400, -1e400, HUGE_INT, -HUGE_INT, 
 NUMBER_TEXTS = ["inf", "nan", "1e400", "-1e400", "9" * 5000, "3.0", "1e3"]
 NOT_FREE_TEXT = ["preset", "reduction", "element_index", "plain_graph", "backward_step", "present", "values", "chain",
                  "verify", "export", "second", "parabola", "steps", "optimizer", "log_loss", "train_step", "train",
-                 "fold"]
+                 "fold", "jacobian", "accumulate", "saved"]
 
 
 def check_one(key, value):
@@ -98,14 +102,14 @@ def test_backward_step_out_of_range_gets_0(value):
     assert_rejected("backward_step", value)
 
 
-@pytest.mark.parametrize("key", ["plain_graph", "present", "fold"])
+@pytest.mark.parametrize("key", ["plain_graph", "present", "fold", "jacobian", "accumulate", "saved"])
 @pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False), ("true", True), ("False", False),
                                                  ("TRUE", True)])
 def test_flags_take_booleans_and_their_link_spelling(key, value, expected):
     assert check_one(key, value) == (expected, None)
 
 
-@pytest.mark.parametrize("key", ["plain_graph", "present", "fold"])
+@pytest.mark.parametrize("key", ["plain_graph", "present", "fold", "jacobian", "accumulate", "saved"])
 @pytest.mark.parametrize("value", [1, 0, "1", "yes", "on", "", "t" * 10_000])
 def test_flags_reject_everything_else(key, value):
     assert_rejected(key, value)
@@ -118,8 +122,8 @@ def test_every_preset_title_is_allowed_and_nothing_else():
         assert_rejected("preset", value)
 
 
-def test_the_three_reductions_are_allowed_and_nothing_else():
-    for name in ("sum", "mean", "ones_like"):
+def test_the_four_reductions_are_allowed_and_nothing_else():
+    for name in ("sum", "mean", "ones_like", "vector"):  # select() gives sum when the page has no vector
         assert check_one("reduction", name) == (name, None)
     for value in ["max", "Sum", " sum", "", "s" * 100_000]:
         assert_rejected("reduction", value)

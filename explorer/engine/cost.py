@@ -55,10 +55,19 @@ def check_bytes(elements, work):
     return elements * (limits.CHECK_BYTES_PER_ELEMENT + operations * limits.CHECK_BYTES_PER_ELEMENT_OPERATION)
 
 
-def exploration_cost(elements, work, program=None):
-    """An exploration and, given its program, the heaviest of its views (the plot, the check)."""
+def exploration_cost(elements, work, program=None, ways=3):
+    """An exploration and, given its program, the heaviest of its views (the plot, the check). `ways` is how
+    many times backward runs: 3 (sum, mean, ones_like), or 4 with a given vector; each pass's tensors (grads,
+    steps, layer grads) are kept in the result, so the measured three-way rate grows by a third per way."""
     views = 0 if program is None else max(curve_plan(program, elements, work).bytes, check_bytes(elements, work))
-    return cost(elements, work, pass_bytes(elements, work) + views)
+    return cost(elements, work, pass_bytes(elements, work) * ways // 3 + views)
+
+
+def jacobian_cost(elements, work, passes):
+    """The Jacobian view (and its forward-mode and finite-difference checks): torch.func batches `passes`
+    passes (one per row or column of J, whichever are fewer) of the program at once, each holding what one
+    pass of the exploration holds."""
+    return cost(elements, work * passes, pass_bytes(elements, work) * max(1, passes))
 
 
 @dataclass(frozen=True)

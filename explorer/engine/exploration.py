@@ -76,7 +76,8 @@ def prepare(x_text, layers_text, vector=None):
     if vector is not None:
         vector = parse_vector(vector, program, tuple(x.shape))
         key += ("vector", _digest(vector))
-    cost = exploration_cost(x.numel() + sum(leaf.size for leaf in program.leaves), work, program)
+    ways = sum(1 for rule in ALL_REDUCTIONS.values() if vector is not None or not rule.given)  # backward passes
+    cost = exploration_cost(x.numel() + sum(leaf.size for leaf in program.leaves), work, program, ways)
     return Prepared(program, x, work, key, cost, vector)
 
 

@@ -103,3 +103,27 @@ def jvp(r, tangents):
         duals = [forward_ad.make_dual(primal, u) for primal, u in zip(primals, directions, strict=True)]
         tangent_out = forward_ad.unpack_dual(_output_of(r, names)(*duals)).tangent
     return torch.zeros_like(r.output) if tangent_out is None else tangent_out.detach().clone()
+
+
+def jacobian_passes(r, name):
+    """The passes torch takes for jacobian(r, name): the fewer of its rows and columns. Makes jacobian's checks
+    first (an unknown name, too many entries or too much work is a FormulaError), so a caller can size the
+    work before admitting it."""
+    leaf = _leaf(r, name)
+    _check_size(r, name, leaf)
+    return min(r.output.numel(), leaf.numel())
+
+
+def vjp(r, name, vector):
+    """Reverse mode, one backward pass: vᵀJ for leaf `name` (x included), shaped like the leaf. `vector` is
+    shaped like the output (a tensor, nested list or number); a one-hot there gives J's row for that output
+    element. torch.autograd.grad on a fresh forward pass, not read off the Jacobian; a leaf the output does
+    not reach gets zeros. An unknown name or a wrong shape is a FormulaError."""
+    leaf = _leaf(r, name)
+    seed = _tangent(r.program.output.name, vector, r.output)
+    value = leaf.clone().requires_grad_(True)
+    out = _output_of(r, [name])(value)
+    if not out.requires_grad:
+        return torch.zeros_like(leaf)
+    (grad,) = torch.autograd.grad(out, value, grad_outputs=seed, allow_unused=True)
+    return torch.zeros_like(leaf) if grad is None else grad.detach()

@@ -63,6 +63,10 @@ def chain_rule(result, derivation, selection):
     with_leaves = not is_elementwise(result.program)
     of_what = "every element of x and the leaves" if with_leaves else "one element $x_i$ of x"
     name, element = selection.reduction, selection.element
+    if name not in derivation.reductions:  # a typed vector: its numbers are no formula of x
+        st.caption("The worked sums cover sum, mean and ones_like. Backward from `vector` gives vᵀJ: each "
+                   "gradient is the v-weighted sum of J's rows (see *The Jacobian*).")
+        return
     st.markdown(f"**Backward from `{name}`**, for {of_what}:")
     st.latex(derivation.reductions[name].latex)
     symbolic = _value_at(derivation.reductions[name].values, element.index)

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.engine.errors import FormulaError
 from explorer.page import presets
 from explorer.page.common import URL, drawn_safely, markdown_text
-from explorer.page.session import STALE, load_preset
+from explorer.page.session import STALE, load_preset, vector_text
 from explorer.serving import facade
 from explorer.serving.admission import ServerBusy
 
@@ -30,7 +30,14 @@ def editor(view):
         layers_text = st.text_area(
             "Layers, one per line; the last is the output (Ctrl+Enter applies)", key="layers", height=140, bind=URL
         )
+        st.text_input("Backward from a vector v (optional, shaped like the output)", key="vector", bind=URL,
+                      placeholder="e.g. [[1, 0, 0], [0, 0, 0]]", help=VECTOR_HELP)
     return x_text, layers_text
+
+
+VECTOR_HELP = ("`z.backward(gradient=v)`: v weighs each element of the output z; every .grad becomes vᵀJ. "
+               "Ones give ones_like (and sum), 1/N gives mean, a one-hot picks one row of the Jacobian J. "
+               "Typed like x; once given, *Backward from* offers `vector`.")
 
 
 def compute(x_text, layers_text):
@@ -50,7 +57,7 @@ def compute(x_text, layers_text):
             status.empty()
 
     try:
-        result = facade.explore(x_text, layers_text, on_wait=queued)
+        result = _explored(x_text, layers_text, vector_text(), queued)
     except FormulaError as error:
         st.error("**Can't run this:** " + markdown_text(str(error)))
         return _last_good()
@@ -68,6 +75,20 @@ def compute(x_text, layers_text):
     for warning in result.warnings:
         st.warning(markdown_text(warning))
     return result
+
+
+def _explored(x_text, layers_text, vector, on_wait):
+    """The exploration with the typed vector's fourth pass; a bad vector is said here, and the page goes on with
+    the three ways every exploration has. Errors in x or the layers are raised, as facade.explore raises them."""
+    if vector.strip():
+        try:
+            return facade.explore(x_text, layers_text, on_wait=on_wait, vector=vector)
+        except FormulaError as error:
+            if error.field != "vector":
+                raise
+            st.error("**Can't use this vector:** " + markdown_text(str(error)) + ". Backward from sum, mean and "
+                     "ones_like still works.")
+    return facade.explore(x_text, layers_text, on_wait=on_wait)
 
 
 def _last_good():

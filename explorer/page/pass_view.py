@@ -7,11 +7,10 @@ import streamlit as st
 
 from explorer.engine import elements
 from explorer.engine.errors import FormulaError
-from explorer.engine.language import REDUCTIONS
 from explorer.engine.tree import is_elementwise
 from explorer.page.common import PRESENTATION_GRAPH_INCHES, URL, drawn_safely, markdown_text
 from explorer.serving import facade
-from explorer.views.graph import fitted, titled
+from explorer.views.graph import fitted, saved_sentence, titled
 from explorer.views.parabola import parabola_words, with_parabola
 from explorer.views.plot import SpecFigure, tangent_figure
 from explorer.views.texts import step_lines
@@ -23,7 +22,8 @@ def backward_help(z):
             f"**mean**: `out = {z}.mean(); out.backward()`, every gradient divided by the number of elements of "
             f"`{z}`. **ones_like**: `{z}.backward(gradient=torch.ones_like({z}))`. `gradient=` is the vector "
             f"backward starts with, d out / d `{z}` for each element of `{z}` (needed when `{z}` is not a single "
-            "number): ones give the same gradients as sum.")
+            "number): ones give the same gradients as sum. **vector**, when one is typed under the layers: "
+            f"`{z}.backward(gradient=v)`.")
 
 
 @drawn_safely
@@ -34,7 +34,7 @@ def choose_view(result, selection, present=False):
     left, right = st.columns([2, 1]) if present else (contextlib.nullcontext(), contextlib.nullcontext())
     with left:
         st.segmented_control(
-            "Backward from", list(REDUCTIONS), key="reduction", required=True, bind=URL,
+            "Backward from", list(result.reductions), key="reduction", required=True, bind=URL,
             help=backward_help(result.program.output.name),
         )
     of_what = "Element of x or a leaf" if result.program.leaves else "Element of x"
@@ -90,6 +90,9 @@ FOLD_HELP = ("Draw each layer as one node: the backward ops its formula made are
              "graph stays readable on a projector. The step-through highlights the layer holding its step.")
 
 
+SAVED_HELP = ("What backward keeps: torchviz's show_saved, the tensors each node keeps for its local derivative "
+              "(orange), with their shapes and bytes. backward() frees them.")
+
 STALE_BANNER = ("**Stale graph:** this is the last example that worked, not the input in the editor. "
                 "Fix the error there to see your own.")
 STALE_TITLE = "STALE: the last example that worked, not the current input"
@@ -110,12 +113,11 @@ def projector_title(result, label):
 
 @drawn_safely
 def autograd_graph(result, selection, present=False):
-    plain_toggle, fold_toggle = st.columns(2)
-    with plain_toggle:
-        st.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    with fold_toggle:
-        st.toggle("Fold layers", key="fold", bind=URL, help=FOLD_HELP, disabled=selection.plain)
-    fold = selection.fold and not selection.plain
+    plain, folded, saved = st.columns(3)  # on one row: a projector's screen holds the graph below them whole
+    plain.toggle("Plain torchviz", key="plain_graph", bind=URL)
+    keeps = saved.toggle("Saved tensors", key="saved", bind=URL, help=SAVED_HELP)
+    folded.toggle("Fold layers", key="fold", bind=URL, help=FOLD_HELP, disabled=selection.plain or keeps)
+    fold = selection.fold and not selection.plain and not keeps  # the saved tensors hang on the unfolded nodes
     if selection.stale:  # a banner over the graph, and the graph's own title says it too
         st.error(STALE_BANNER)
     mark = stale_marked if selection.stale else (lambda dot: dot)
@@ -125,12 +127,16 @@ def autograd_graph(result, selection, present=False):
         element = selection.element
         at, title = (element.flat, projector_title(result, element.label)) if element.leaf == "x" else (
             None, "values and grads")
-        dot = facade.dot(result, selection.reduction, step, selection.plain, at, fold=fold)
+        dot = (facade.saved_dot(result, selection.reduction, step, selection.plain, at) if keeps
+               else facade.dot(result, selection.reduction, step, selection.plain, at, fold=fold))
         st.graphviz_chart(mark(fitted(dot, *PRESENTATION_GRAPH_INCHES, title=title)), width="content")
         return
-    st.graphviz_chart(mark(facade.dot(result, selection.reduction, step, selection.plain, fold=fold)),
-                      width="content")
+    dot = (facade.saved_dot(result, selection.reduction, step, selection.plain) if keeps
+           else facade.dot(result, selection.reduction, step, selection.plain, fold=fold))
+    st.graphviz_chart(mark(dot), width="content")
     st.caption(PLAIN_GRAPH_CAPTION if selection.plain else FOLDED_CAPTION if fold else GRAPH_CAPTION)
+    if keeps:
+        st.markdown(saved_sentence(facade.saved(result, selection.reduction), result.program.output.name))
 
 
 @drawn_safely

@@ -116,12 +116,13 @@ def share_link(view):
     values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
     with st.sidebar:
         st.markdown("**Link to this view**")
-        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers"))
+        typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers", "vector"))
+        texts = "x, the layers and the vector" if values.get("vector") else "x and the layers"
         link = state.share_link(st.context.url, values, view.hidden) if typed <= MAX_LINK_CHARS else ""
         if link and len(link) <= MAX_LINK_CHARS:
             st.code(link, language=None, wrap_lines=True)
         else:
-            st.caption(f"x and the layers are {typed:,} characters: too long for a link; use a smaller x.")
+            st.caption(f"{texts} are {typed:,} characters: too long for a link; use a smaller x.")
 
 
 def selection(result):
@@ -134,4 +135,15 @@ def selection(result):
         st.session_state["element"] = chosen.element.label
     if "backward_step" in chosen.notices:
         st.session_state["backward_step"] = chosen.step
+    if _session_value("reduction") not in (None, chosen.reduction):  # "vector", once the vector is cleared
+        st.session_state["reduction"] = chosen.reduction
     return chosen
+
+
+def vector_text():
+    """The typed seed vector of z.backward(gradient=v), checked as its field allows; "" when there is none."""
+    value = _current("vector")
+    try:
+        return state.checked("vector", value) if value is not None else ""
+    except state.Rejected:
+        return ""

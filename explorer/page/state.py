@@ -18,12 +18,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from explorer.engine import elements, limits
 from explorer.engine.elements import Element
-from explorer.engine.language import REDUCTIONS
+from explorer.engine.language import ALL_REDUCTIONS
 from explorer.engine.training import OPTIMIZERS
 from explorer.page import presets
 
 # Sections a link can hide, TensorFlow-Playground style: ?hide=editor,steps
-SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "second", "train", "export")
+SECTIONS = ("editor", "forward", "grads", "graph", "plot", "steps", "chain", "verify", "second", "train", "export",
+            "jacobian", "accumulate")
 
 
 # The tabs of printed tensors, and the section whose hiding removes each.
@@ -48,7 +49,8 @@ FIELDS = {
     # x and the layers are parsed by the engine, which bounds their length and content with its own messages.
     "x": Field(str, presets.DEFAULT.x),
     "layers": Field(str, presets.DEFAULT.layers),
-    "reduction": Field(str, "sum", choices=tuple(REDUCTIONS)),
+    # "vector" is allowed in a link; select() falls back to "sum" when the page has no vector to start from.
+    "reduction": Field(str, "sum", choices=tuple(ALL_REDUCTIONS)),
     "element": Field(str, "", most=64),  # a label such as "x[0, 2]"; "" means the first element
     # A text input, not a number input: Streamlit's number input raises on a text or an infinite value.
     "element_index": Field(int, "0", most=limits.MAX_X_ELEMENTS - 1, text=True),
@@ -70,12 +72,18 @@ FIELDS = {
     "log_loss": Field(bool, False),
     "train_step": Field(int, 0, most=limits.MAX_TRAIN_STEPS),
     "hide": Field(str, "", choices=SECTIONS, most=200, listed=True),
+    # The seed of z.backward(gradient=v): parsed by the engine with x's rules, bounded and checked there.
+    "vector": Field(str, ""),
+    "jacobian": Field(bool, False),
+    "accumulate": Field(bool, False),
+    "saved": Field(bool, False),
 }
 
 # Widget keys whose values a link carries, in the order they appear in it.
 SHARED_KEYS = ("preset", "x", "layers", "reduction", "element", "element_index", "plain_graph", "backward_step",
                "present", "values", "chain", "verify", "export",
-               "second", "parabola", "train", "lr", "steps", "optimizer", "log_loss", "train_step", "fold")
+               "second", "parabola", "train", "lr", "steps", "optimizer", "log_loss", "train_step", "fold",
+               "vector", "jacobian", "accumulate", "saved")
 
 SHOWN_CHARS = 40  # of a rejected value, in its notice
 MAX_DIGITS = 20  # in a whole number's text: int() of a longer one costs time, and means nothing here
@@ -226,7 +234,7 @@ SELECTION_KEYS = ("reduction", "element", "element_index", "backward_step", "pla
 class Selection:
     """What every section looks at, resolved and checked once per rerun: no section reads the session."""
 
-    reduction: str  # the way backward starts: "sum", "mean", "ones_like"
+    reduction: str  # the way backward starts: "sum", "mean", "ones_like", or "vector" when one is given
     element: Element  # of x or a leaf, in explorer.engine.elements' one numbering
     step: int  # of the backward pass: 0 for the whole pass, else 1..len(steps)
     plain: bool  # torchviz's own graph, without the explorer's labels

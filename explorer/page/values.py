@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from explorer.engine.language import REDUCTIONS
 from explorer.page import state
 from explorer.page.common import URL, drawn_safely
 from explorer.serving import facade
@@ -31,8 +30,11 @@ def forward_values(result, reduction=None):
 @drawn_safely
 def gradients(result, reduction=None):
     texts = facade.view("gradient_texts", result, lambda: gradient_texts(result))
-    for name in REDUCTIONS:  # one above the other: side by side, a tensor's rows broke inside numbers
+    for name in texts:  # one above the other: side by side, a tensor's rows broke inside numbers
         st.code(texts[name], language="python")
+    if "vector" in texts:
+        st.caption("vector: `backward(gradient=v)` leaves vᵀJ in every .grad, the v-weighted sum of the Jacobian's "
+                   "rows (see *The Jacobian*).")
     if result.scalar_output:
         grads = "every .grad" if result.program.leaves else "x.grad"
         st.info(f"The output is a single number, so sum, mean and ones_like all give the same {grads}.")

@@ -21,8 +21,11 @@ import weakref
 import torch
 
 from explorer.engine import elements
-from explorer.engine.cost import hessian_cost, parse_cost, training_cost
+from explorer.engine.accumulate import backward_twice
+from explorer.engine.cost import hessian_cost, jacobian_cost, parse_cost, training_cost
 from explorer.engine.exploration import prepare, run
+from explorer.engine.jacobian import jacobian_passes
+from explorer.engine.saved import saved_tensors
 from explorer.engine.second_order import double_backward_dot
 from explorer.engine.training import train
 from explorer.engine.verify import verify
@@ -31,7 +34,10 @@ from explorer.serving.admission import ADMISSION
 from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
 from explorer.symbolic.client import symbolic_derivation
-from explorer.views.export import dot_export, notebook_text, script_for, svg_export
+from explorer.views.export import dot_export, svg_export
+from explorer.views.export_vector import exploration_notebook, exploration_script
+from explorer.views.graph import with_saved
+from explorer.views.jacobian import jacobian_view, one_pass_each
 from explorer.views.parabola import curvature as element_curvature
 from explorer.views.plot import tangent_curve
 from explorer.views.second import second_order
@@ -126,19 +132,22 @@ def _released_and_trimmed(reservation):
     memory.trim_soon()
 
 
-def _text_key(x_text, layers_text):
-    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key."""
-    raw = "\0".join((x_text, layers_text)).encode("utf-8", "surrogatepass")
+def _text_key(x_text, layers_text, vector=None):
+    """The typed texts as a 16-byte digest: a 1 MB x is never a cache key. A vector text is part of it."""
+    texts = (x_text, layers_text) if vector is None else (x_text, layers_text, "vector", vector)
+    raw = "\0".join(texts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-def explore(x_text, layers_text, on_wait=None):
+def explore(x_text, layers_text, on_wait=None, vector=None):
     """One exploration per input, shared by every session: texts that parse alike share one entry.
+    A `vector` text adds z.backward(gradient=v), a fourth pass its Cost counts (explorer.engine.exploration).
     Raises FormulaError for a bad input and ServerBusy when admission control refuses it."""
     memory.collect_after(x_text, layers_text)  # the last reruns' megabyte texts wait for a full collection
 
     def parse():
-        return _admitted(parse_cost(x_text, layers_text), lambda: prepare(x_text, layers_text), on_wait)
+        return _admitted(parse_cost(x_text, layers_text + (vector or "")),
+                         lambda: prepare(x_text, layers_text, vector), on_wait)
 
     def explore_it():
         # The reservation lasts as long as the result does, not just while it is computed: a session holds
@@ -154,7 +163,7 @@ def explore(x_text, layers_text, on_wait=None):
             weakref.finalize(result, _released_and_trimmed, reservation)
         return result
 
-    prepared = cached("inputs", _text_key(x_text, layers_text), parse)
+    prepared = cached("inputs", _text_key(x_text, layers_text, vector), parse)
     if not prepared.cost.small:
         TURNS.step_aside()  # computing and drawing it would hold up the small reruns queued behind
     return cached("explorations", prepared.key, explore_it)
@@ -165,6 +174,35 @@ def curve(result, flat_index, reduction):
     (explorer.engine.cost.curve_plan). Raises FormulaError when the plot alone is over its limit."""
     return cached("views", ("curve", result.key, flat_index, reduction),
                   lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction)))
+
+
+def _jacobian_work(result, name, compute):
+    """compute() for a view of the Jacobian of leaf `name`, within the result's reservation and admitted with
+    its own Cost: torch.func batches one pass per row or column, whichever are fewer. A Jacobian over its
+    limits is a FormulaError (explorer.engine.jacobian) before any work or waiting."""
+    passes = jacobian_passes(result, name)
+    work = jacobian_cost(result.cost.elements, result.work, passes)
+    return _within(result, lambda: _admitted(work, compute))
+
+
+def jacobian(result, name):
+    """The Jacobian view of leaf `name` (explorer.views.jacobian): J, each way of starting backward as vᵀJ,
+    the three-way check. Raises FormulaError when J is over its limits."""
+    return cached("views", ("jacobian", result.key, name),
+                  lambda: _jacobian_work(result, name, lambda: jacobian_view(result, name)))
+
+
+def one_pass(result, name, flat):
+    """One forward-mode column and one backward row of J, for element `flat` of leaf `name`."""
+    return cached("views", ("one_pass", result.key, name, flat),
+                  lambda: _jacobian_work(result, name, lambda: one_pass_each(result, name, flat)))
+
+
+def twice(result, way):
+    """Calling backward twice, run for real (explorer.engine.accumulate): three runs of a forward and two backward
+    passes each, one after the other, so within the peak of one exploration pass its result's Cost counts."""
+    return cached("views", ("twice", result.key, way),
+                  lambda: _within(result, lambda: backward_twice(result.program, result.x, way, result.vector)))
 
 
 def derivation(result, owner=None):
@@ -198,12 +236,26 @@ def dot(result, reduction, step=None, plain=False, at=None, fold=False):
                   lambda: dot_export(result, reduction, step, plain, at, fold))
 
 
+def saved(result, reduction):
+    """What backward keeps (explorer.engine.saved): one fresh forward pass, no backward, within the result's
+    reservation (its Cost counts a whole pass)."""
+    return cached("views", ("saved", result.key, reduction),
+                  lambda: _within(result, lambda: saved_tensors(result.program, result.x, reduction, result.vector)))
+
+
+def saved_dot(result, reduction, step=None, plain=False, at=None):
+    """The graph as dot() draws it, with the saved tensors on it (views.graph.with_saved)."""
+    return cached("views", ("saved_dot", result.key, reduction, step, plain, at),
+                  lambda: with_saved(dot(result, reduction, step, plain, at), result.reductions[reduction],
+                                     saved(result, reduction)))
+
+
 def script(result):
-    return cached("exports", ("script", result.key), lambda: script_for(result.program, result.x))
+    return cached("exports", ("script", result.key), lambda: exploration_script(result))
 
 
 def notebook(result):
-    return notebook_text(result.program, result.x)
+    return exploration_notebook(result)
 
 
 def svg(dot_source):

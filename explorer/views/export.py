@@ -273,6 +273,11 @@ def _sections(program, x):
     return [("markdown", intro(program)), ("code", imports), *sections]
 
 
+def vector_line(vector):
+    """The seed of z.backward(gradient=v) as code: its float32 values, written as short as they read back."""
+    return f"v = torch.tensor({_x_values(vector.tolist())})"
+
+
 def _leaf_lines(program, x, names):
     """x and every declared leaf, each a tensor that requires grad, as the user wrote them."""
     lines = [f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"]

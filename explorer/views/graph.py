@@ -226,3 +226,41 @@ def fitted(source, width_inches, height_inches, title=""):
     label = graphviz.Digraph()
     label.attr("graph", label=label_lines(*((title,) if isinstance(title, str) else title)), labelloc="t")
     return with_statements(source, [box, *(label.body if title else [])])
+
+
+SAVED_COLOUR = "orange"  # torchviz's fill for a saved tensor (make_dot's show_saved)
+
+
+def saved_bytes_text(size):
+    return f"{size:,} bytes" if size < 10_000 else f"{size / 1024:,.1f} KiB"
+
+
+def with_saved(source, reduction, saved):
+    """The graph with what backward keeps (explorer.engine.saved.Saved) drawn as torchviz's show_saved draws
+    it: an orange node per saved tensor, joined to its grad_fn by an undirected edge, here labelled with its
+    shape and bytes. Saved positions are nodes of the exploration's walk, so each lands on the node it belongs to;
+    the graph's own labels (values, grads) stay as they are."""
+    ids = list(reduction.nodes)
+    statements = []
+    for number, tensor in enumerate(saved.tensors):
+        if tensor.node >= len(ids):  # never for the same program: its graph does not depend on its values
+            continue
+        node_id, saved_id = ids[tensor.node], f"{ids[tensor.node]}_saved_{number}"
+        shape = "(" + ", ".join(str(size) for size in tensor.shape) + ")"
+        box = graphviz.Digraph()
+        box.node(saved_id, label=label_lines(f"saved {tensor.name}", shape, saved_bytes_text(tensor.bytes)),
+                 fillcolor=SAVED_COLOUR, style="filled")
+        box.edge(node_id, saved_id, dir="none")
+        statements += box.body
+    return with_statements(source, statements)
+
+
+def saved_sentence(saved, output):
+    """The saved tensors in one sentence, for under the graph."""
+    if not saved.count:
+        return f"Backward keeps no tensor here: `{output}`'s graph saved nothing it needs for its local derivatives."
+    each = ", ".join(f"{t.op}'s {t.name} {tuple(t.shape)} ({saved_bytes_text(t.bytes)})" for t in saved.tensors[:8])
+    more = f", and {saved.count - 8} more" if saved.count > 8 else ""
+    return (f"**What backward keeps** (orange): {saved.count} saved tensor{'s' if saved.count != 1 else ''}, "
+            f"{saved_bytes_text(saved.total)} held until backward frees them (shared memory counted once): "
+            f"{each}{more}. That is why a second backward needs `retain_graph=True`.")

@@ -1,8 +1,9 @@
 """The function and its tangent: out as one element of x varies, the others held fixed.
 
 Every layer is elementwise in x, so moving element i changes only output
-element i: out(t) = w * (sum of the other outputs + f(t)), with w = 1/N for
-the mean and 1 otherwise. One batched forward pass over all sample points gives
+element i: out(t) = sum over j of w_j z_j with z_i = f(t), with w = 1/N for
+the mean, v_j for a given vector v (z.backward(gradient=v) is the gradient of
+(v * z).sum()), and 1 otherwise. One batched forward pass over all sample points gives
 f(t), and one backward pass gives f'(t) at all of them, so the figure carries
 a tangent for every slider position and moving the point needs no server.
 
@@ -33,7 +34,7 @@ from explorer.engine import elements, limits
 from explorer.engine.cost import curve_plan
 from explorer.engine.errors import FormulaError
 from explorer.engine.forward import run_forward
-from explorer.engine.language import INPUT_NAME, REDUCTIONS
+from explorer.engine.language import ALL_REDUCTIONS, INPUT_NAME
 from explorer.engine.tree import is_elementwise
 
 
@@ -87,14 +88,16 @@ def tangent_curve(exploration, flat_index, reduction):
         return _leaf_curve(exploration, flat_index, reduction, plan)
     x, program = exploration.x, exploration.program
     output = exploration.output.double().flatten()
-    weight = float(REDUCTIONS[reduction].weight(x.numel()))
+    rule = ALL_REDUCTIONS[reduction]  # a given v weighs output element i (x's element i) by v_i: out = sum v * z
+    weight = float(exploration.vector.flatten()[flat_index]) if rule.given else float(rule.weight(x.numel()))
     value = float(x.flatten()[flat_index])
     t, centre = _samples(value)
     f, slope = _f_and_slope(program, t)
-    others = float(output.sum() - output[flat_index])
+    weighted = output * (exploration.vector.double().flatten() if rule.given else weight)
+    others = float(weighted.sum() - weighted[flat_index])  # the other elements' terms of out, held still
     own_term_only = not np.isfinite(others)
     with np.errstate(all="ignore"):
-        out = weight * (f if own_term_only else others + f)
+        out = weight * f if own_term_only else others + weight * f
     return Curve(
         label=element_label(tuple(x.shape), flat_index),
         t=t.double().numpy(),
@@ -114,7 +117,8 @@ def _out_of_element(exploration, name, flat, reduction):
     base = leaves[name].flatten()
     onehot = torch.zeros_like(base)
     onehot[flat] = 1.0
-    scalar = REDUCTIONS[reduction].scalar or "sum"  # ones_like seeds ones: the slope of z.sum()
+    scalar = ALL_REDUCTIONS[reduction].scalar or "sum"  # ones_like seeds ones: the slope of z.sum()
+    seed = exploration.vector if ALL_REDUCTIONS[reduction].given else None  # v's slope: of (v * z).sum()
     frozen = {}  # detach(...) held at its value, as autograd sees it: the tangent touches the curve
     with torch.no_grad():
         run_forward(program, leaves[INPUT_NAME], leaves={k: v for k, v in leaves.items() if k != INPUT_NAME},
@@ -125,7 +129,7 @@ def _out_of_element(exploration, name, flat, reduction):
         tensors[name] = (base + onehot * (t - base[flat])).reshape(leaves[name].shape)
         x = tensors.pop(INPUT_NAME)
         z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name]
-        return getattr(z, scalar)()
+        return getattr(z if seed is None else z * seed, scalar)()
 
     return out
 

@@ -2,10 +2,10 @@
 shown, and one step of the backward pass in short lines. Pure functions: the page caches and draws them."""
 
 from explorer.engine import elements
-from explorer.engine.language import REDUCTIONS
+from explorer.engine.language import ALL_REDUCTIONS
 from explorer.engine.printing import tensor_repr
 from explorer.engine.tree import is_elementwise
-from explorer.views.export import code_names, forward_code
+from explorer.views.export import code_names, forward_code, vector_line
 from explorer.views.walkthrough import describe, describe_tensors
 
 MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
@@ -37,7 +37,8 @@ def forward_text(result):
 def _backward_lines(result, name):
     """How backward starts under `name`, in the code's names (a layer called `out` is `out_` there)."""
     output = code_names(result.program)[result.program.output.name]
-    return REDUCTIONS[name].code.format(z=output).split("\n")
+    lines = ALL_REDUCTIONS[name].code.format(z=output).split("\n")
+    return [vector_line(result.vector), *lines] if ALL_REDUCTIONS[name].given else lines
 
 
 def reduction_code(result, name):
@@ -76,7 +77,7 @@ def layer_gradient_code(result, name):
 
 
 def gradient_texts(result):
-    return {name: reduction_code(result, name) for name in REDUCTIONS}
+    return {name: reduction_code(result, name) for name in result.reductions}
 
 
 def step_lines(result, name, number, index):

@@ -1,0 +1,83 @@
+"""The export under a typed vector v: backward from v, z.backward(gradient=torch.tensor(...)), and the Jacobian
+of the output by every leaf, printed by torch.autograd.functional.jacobian, so the script shows both halves of
+"backward is a vector-Jacobian product" with the page's numbers."""
+
+import math
+
+import nbformat
+from nbformat import v4
+
+from explorer.engine import limits
+from explorer.engine.shapes import infer
+from explorer.views.export import (
+    _layer_line,
+    _leaf_lines,
+    _reached,
+    _script_names,
+    _x_values,
+    notebook_for,
+    script_for,
+)
+
+VECTOR_WORDS = (
+    "#### Backward from a vector v\n"
+    "`{z}.backward(gradient=v)` leaves vᵀJ in every leaf's `.grad`: the v-weighted sum of the rows of J, the "
+    "Jacobian of `{z}` by that leaf. `sum` and `ones_like` are v of ones, `mean` is v of 1/N. "
+    "`torch.autograd.functional.jacobian` prints each J, shaped `{z}.shape + leaf.shape`."
+)
+
+
+def _function_name(names):
+    name = "output_of_leaves"
+    while name in names.values():
+        name += "_"
+    return name
+
+
+def vector_cells(program, x, vector):
+    """The code cells: fresh leaves and forward pass, backward from v with every leaf's .grad printed, then J by
+    each leaf (left out, with a comment, when one has more than limits.MAX_JACOBIAN_ENTRIES entries)."""
+    names = _script_names(program)
+    output = names[program.output.name]
+    leaves = ["x", *(names[leaf.name] for leaf in program.leaves)]
+    fresh = "\n".join(["# fresh leaves: .grad starts empty", *_leaf_lines(program, x, names),
+                       *(_layer_line(layer, names) for layer in program.layers)])
+    v = f"torch.tensor({_x_values(vector.tolist())})"
+    if _reached(program):
+        backward = [f"{output}.backward(gradient={v})  # v"]
+    else:
+        backward = [f"# {output} reaches no leaf: nothing to differentiate, every .grad stays None (v = {v})"]
+    for leaf in leaves:
+        backward += [f'print("{leaf}.grad (vector):")', f"print({leaf}.grad)"]
+    out_size = math.prod(infer(program, tuple(x.shape))[0][program.output.name])
+    sizes = {"x": x.numel(), **{names[leaf.name]: leaf.size for leaf in program.leaves}}
+    if any(out_size * size > limits.MAX_JACOBIAN_ENTRIES for size in sizes.values()):
+        return [fresh, "\n".join(backward + [f"# the Jacobians have over {limits.MAX_JACOBIAN_ENTRIES:,} entries: "
+                                            "not printed"])]
+    function = _function_name(names)
+    body = [f"    {_layer_line(layer, names)}" for layer in program.layers] + [f"    return {output}"]
+    jacobian = [f"def {function}({', '.join(leaves)}):", *body, "",
+                f"jacobians = torch.autograd.functional.jacobian({function}, "
+                f"({', '.join(f'{leaf}.detach()' for leaf in leaves)},))"]
+    for number, leaf in enumerate(leaves):
+        jacobian += [f'print("d {output} / d {leaf}:")', f"print(jacobians[{number}])"]
+    return [fresh, "\n".join(backward), "\n".join(jacobian)]
+
+
+def exploration_script(result):
+    """The script the page exports: script_for, then, under a typed vector, vector_cells."""
+    script = script_for(result.program, result.x)
+    if result.vector is None:
+        return script
+    return script + "\n\n" + "\n\n".join(vector_cells(result.program, result.x, result.vector)) + "\n"
+
+
+def exploration_notebook(result):
+    """The notebook the page exports, as the .ipynb file's text: notebook_for, then the vector's cells."""
+    notebook = notebook_for(result.program, result.x)
+    if result.vector is not None:
+        output = _script_names(result.program)[result.program.output.name]
+        notebook.cells.append(v4.new_markdown_cell(VECTOR_WORDS.format(z=output)))
+        notebook.cells += [v4.new_code_cell(cell) for cell in vector_cells(result.program, result.x, result.vector)]
+        nbformat.validate(notebook)
+    return nbformat.writes(nbformat.from_dict(notebook))
