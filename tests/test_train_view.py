@@ -150,3 +150,12 @@ def test_a_link_naming_a_training_example_gets_its_settings_unless_it_names_its_
     assert "loss: 3.7162 → 0.0109341" in charts(app)
     own = open_link(preset=title, train="true", steps="5", optimizer="adam")
     assert (own.text_input(key="steps").value, own.selectbox(key="optimizer").value) == ("5", "adam")
+
+
+def test_under_a_vector_the_section_says_training_needs_a_loss_and_draws_no_run():
+    app = open_link(**SQUARE, vector="2", reduction="vector", train="true", steps="5")
+    assert not app.exception
+    assert app.segmented_control(key="reduction").value == "vector", "the link's vector and its chooser held"
+    assert any("Training minimises one number" in info.value for info in app.info)
+    assert "loss_plot" not in [chart.key for chart in app.get("plotly_chart") if hasattr(chart, "key")]
+    assert not any("No training" in error.value for error in app.error)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer.engine import limits
 from explorer.engine.errors import FormulaError
-from explorer.engine.training import OPTIMIZERS
+from explorer.engine.training import LOSSES, OPTIMIZERS
 from explorer.page.common import URL, drawn_safely, markdown_text
 from explorer.page.state import FIELDS
 from explorer.serving import facade
@@ -23,6 +23,8 @@ TRAIN_WORDS = ("Each step is a course's training loop: `optimizer.zero_grad()`, 
                "`optimizer.step()`, with torch.optim's own update. Every declared leaf is trained (x when there is "
                "none: gradient descent on the function); `detach(...)` values stay fixed. The loss is the output "
                "reduced as backward starts: {reduction}.")
+UNDER_VECTOR = ("**Training minimises one number, the loss:** `z.backward(gradient=v)` starts backward from a "
+                "vector and makes no loss. Choose sum or mean under *Backward from* to train.")
 
 
 def settings():
@@ -46,6 +48,9 @@ def settings():
 def train(result, x_text, layers_text, selection):
     lr, steps, optimizer = settings()
     reduction = selection.reduction
+    if reduction not in LOSSES:  # "vector": a way of starting backward, not a loss
+        st.info(UNDER_VECTOR)
+        return
     st.caption(TRAIN_WORDS.format(reduction=reduction))
     try:
         run, along = facade.training(result, x_text, layers_text, steps, lr, reduction, optimizer)
