@@ -199,3 +199,111 @@ def test_an_exploration_admission_counts_as_heavy_gives_the_turn_up():
     with TURNS.turn():
         facade.explore(x_text, layers)
         assert not TURNS.holds()
+
+
+def test_a_new_rerun_goes_before_one_coming_back_from_a_wait():
+    turns, log = Turns(wait_seconds=5), []
+    first_ready, release_first = threading.Event(), threading.Event()
+    first = started(holder, turns, first_ready, release_first, log, "first")
+    first_ready.wait(5)
+    back_waiting, back_release = threading.Event(), threading.Event()
+
+    def coming_back():
+        with turns.turn():  # waits behind "first"
+            with turns.aside():
+                back_waiting.set()
+                back_release.wait(5)
+            log.append("back runs")
+
+    # "back" must hold a turn before it can come back: let it run first, then hold "first"'s line again
+    release_first.set()
+    first.join(5)
+    back = started(coming_back)
+    back_waiting.wait(5)
+    second_ready, release_second = threading.Event(), threading.Event()
+    second = started(holder, turns, second_ready, release_second, log, "second")
+    second_ready.wait(5)
+    back_release.set()  # "back" queues in the second line while "second" holds the turn
+    wait_until(lambda: turns.waiting == 1)
+    newcomer = started(holder, turns, threading.Event(), release_second, log, "newcomer")
+    wait_until(lambda: turns.waiting == 2)
+    release_second.set()
+    for thread in (second, back, newcomer):
+        thread.join(5)
+    runs = [entry for entry in log if entry.endswith("runs")]
+    assert runs == ["first runs", "second runs", "newcomer runs", "back runs"]
+
+
+def test_a_turn_held_past_its_quantum_is_given_up_at_a_checkpoint_only_when_others_wait():
+    turns, log = Turns(wait_seconds=5), []
+    with turns.turn():
+        time.sleep(0.03)
+        turns.checkpoint(quantum=0.01)
+        assert turns.holds() and turns.preempted == 0, "nobody waits: the turn is kept"
+
+    long_started, go_on = threading.Event(), threading.Event()
+
+    def long_rerun():
+        with turns.turn():
+            log.append("long starts")
+            long_started.set()
+            go_on.wait(5)
+            turns.checkpoint(quantum=0.01)  # held past its quantum, and "short" waits
+            log.append("long resumes")
+
+    long = started(long_rerun)
+    long_started.wait(5)
+    short = started(holder, turns, threading.Event(), go_on, log, "short")
+    wait_until(lambda: turns.waiting == 1)
+    time.sleep(0.02)
+    go_on.set()
+    long.join(5)
+    short.join(5)
+    assert log.index("short runs") < log.index("long resumes")
+    assert turns.preempted == 1 and turns.late == 0
+
+
+def test_a_checkpoint_within_the_quantum_keeps_the_turn():
+    turns, log = Turns(wait_seconds=5), []
+    release = threading.Event()
+    with turns.turn():
+        waiter = started(holder, turns, threading.Event(), release, log, "waiter")
+        wait_until(lambda: turns.waiting == 1)
+        turns.checkpoint(quantum=60)
+        assert turns.holds() and turns.preempted == 0
+        log.append("holder done")
+    release.set()
+    waiter.join(5)
+    assert log[0] == "holder done"
+
+
+def test_heavy_work_defers_to_a_small_rerun_running_and_then_goes_on():
+    turns, log = Turns(wait_seconds=5), []
+    ready, release = threading.Event(), threading.Event()
+    small = started(holder, turns, ready, release, log, "small")
+    ready.wait(5)
+
+    def heavy_piece():
+        turns.defer(seconds=5)
+        log.append("heavy piece")
+
+    heavy = started(heavy_piece)
+    time.sleep(0.1)
+    assert log == ["small runs"], "the heavy piece waits while the small rerun holds the turn"
+    release.set()
+    heavy.join(5)
+    small.join(5)
+    assert log[-1] == "heavy piece" and turns.deferred == 1
+
+
+def test_heavy_work_defers_no_longer_than_its_limit():
+    turns, log = Turns(wait_seconds=5), []
+    ready, release = threading.Event(), threading.Event()
+    small = started(holder, turns, ready, release, log, "small")
+    ready.wait(5)
+    begin = time.monotonic()
+    turns.defer(seconds=0.1)
+    waited = time.monotonic() - begin
+    release.set()
+    small.join(5)
+    assert 0.08 <= waited < 1.0, "heavy work always moves on"

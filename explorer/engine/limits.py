@@ -89,6 +89,8 @@ HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
 TURN_MAX_ELEMENTS = 2_000
 TURN_MAX_OPERATIONS = 48
 TURN_WAIT_SECONDS = 3.0  # a rerun that waited this long for its turn runs anyway
+TURN_QUANTUM_SECONDS = 0.05  # a turn held longer than this, while others wait, is given up at the next view
+HEAVY_DEFER_SECONDS = 1.0  # heavy work waits at most this long for the small reruns, between two of its pieces
 
 # Memory held between reruns: every cache shared by the sessions, in bytes as explorer.serving.cache.deep_size
 # counts them (keys, strings, objects, tensor storage). Their sum is the documented total.

@@ -6,8 +6,9 @@ One process serves every session, so each request passes the same three gates:
   peak and its heaviest view's (the plot's batched samples, the check), and its reservation lasts as long as the
   result does, so the views of a result run within it: a view never queues for memory behind newer requests
   while its session holds the result it needs, and a heavy link is queued or refused as a whole;
-- turns (explorer.serving.turns): small reruns run one at a time; heavy work, and every view of a heavy
-  exploration, gives its turn up first and shares the CPU.
+- turns (explorer.serving.turns): small reruns run one at a time, new ones first; a rerun that held its turn
+  longer than a quantum gives it up at the next view (TURNS.checkpoint). Heavy work, and every view of a heavy
+  exploration, gives its turn up first, and before each piece waits while small reruns run (TURNS.defer).
 
 Nothing runs at import: `start()`, called by the entry script, freezes the start-up objects out of the
 collector's scans and starts the memory threads.
@@ -101,6 +102,7 @@ def _reserved(work, on_wait=None):
     behind it."""
     if not work.small:
         TURNS.step_aside()
+        TURNS.defer()
     return ADMISSION.reserve(work, on_wait=on_wait)
 
 
@@ -121,6 +123,7 @@ def _within(result, compute):
     if result.cost.small:
         return compute()
     TURNS.step_aside()
+    TURNS.defer()
     try:
         return compute()
     finally:
@@ -172,6 +175,7 @@ def explore(x_text, layers_text, on_wait=None, vector=None):
 def curve(result, flat_index, reduction):
     """The tangent plot's curve: a program with leaves runs once per sample, in chunks its plan sizes
     (explorer.engine.cost.curve_plan). Raises FormulaError when the plot alone is over its limit."""
+    TURNS.checkpoint()
     return cached("views", ("curve", result.key, flat_index, reduction),
                   lambda: _within(result, lambda: tangent_curve(result, flat_index, reduction)))
 
@@ -219,6 +223,7 @@ def derivation(result, owner=None):
 
 def verification(result, derivation):
     """Autograd against the symbolic answer and finite differences: two float64 passes per element checked."""
+    TURNS.checkpoint()
     usable = derivation if derivation.ok else None
     return cached("views", ("verification", result.key, derivation.status),
                   lambda: _within(result, lambda: verify(result, usable, max_rows=MAX_TABLE_ROWS)))
@@ -226,14 +231,16 @@ def verification(result, derivation):
 
 def view(name, result, build):
     """A text or table drawn from `result` alone (printed tensors, a step's lines), once per input and name."""
+    TURNS.checkpoint()
     return cached("views", (name, result.key), build)
 
 
 def dot(result, reduction, step=None, plain=False, at=None, fold=False):
     """The graph as the page draws it: torchviz's own, or annotated with the current step highlighted, or that
     folded by layer."""
+    TURNS.checkpoint()
     return cached("views", ("dot", result.key, reduction, step, plain, at, fold),
-                  lambda: dot_export(result, reduction, step, plain, at, fold))
+                  lambda: _within(result, lambda: dot_export(result, reduction, step, plain, at, fold)))
 
 
 def saved(result, reduction):
@@ -251,6 +258,7 @@ def saved_dot(result, reduction, step=None, plain=False, at=None):
 
 
 def script(result):
+    TURNS.checkpoint()
     return cached("exports", ("script", result.key), lambda: exploration_script(result))
 
 

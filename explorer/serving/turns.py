@@ -1,14 +1,24 @@
-"""Small reruns take turns: one runs at a time, first come, first served.
+"""Small reruns take turns: one runs at a time; a rerun that has just arrived goes first.
 
 Every session is a thread of one process, and the threads share one GIL. Reruns that
 run at once share the CPU in 5 ms slices and all finish late, the first as late as the
 last; taken in turns, each finishes as soon as the ones ahead of it have. Same work,
 a shorter tail (bench/ANALYSIS.md has the class's figures).
 
-A rerun gives its turn up while it waits for something that is not the CPU (another
-session computing the same input, the symbolic worker, Graphviz), and takes a new one
-after. Heavy work (explorer.engine.cost, the one model admission reads too) gives it up
-for good and shares the CPU as before, so a small rerun never queues behind a large one. A turn is waited for at most
+Two lines, served in this order, each first come, first served:
+- new reruns, at their start;
+- reruns coming back: from waiting for something that is not the CPU (another session
+  computing the same input, the symbolic worker, Graphviz), or from a turn they held longer
+  than limits.TURN_QUANTUM_SECONDS while others waited (they give it up at the next
+  `checkpoint`, between two views).
+So a student's edit (tens of milliseconds) waits behind at most the new reruns ahead of it
+and one quantum, not behind every long rerun of a class that opened every section. This is
+a two-level feedback queue, as operating systems schedule short jobs first.
+
+Heavy work (explorer.engine.cost, the one model admission reads too) gives the turn up
+for good, so a small rerun never queues behind a large one; and between its pieces (parsing,
+the exploration, each view) it defers to the small reruns: it waits while one runs or waits,
+at most limits.HEAVY_DEFER_SECONDS each time. A turn is waited for at most
 limits.TURN_WAIT_SECONDS; past that the rerun runs anyway, as it would without turns.
 """
 
@@ -24,9 +34,13 @@ class Turns:
     def __init__(self, wait_seconds=None):
         self.wait_seconds = limits.TURN_WAIT_SECONDS if wait_seconds is None else wait_seconds
         self._changed = threading.Condition()
-        self._waiting = deque()  # thread idents, in arrival order
+        self._new = deque()  # thread idents of new reruns, in arrival order
+        self._back = deque()  # thread idents of reruns coming back, in arrival order
         self._holder = None  # the ident of the thread whose turn it is
+        self._since = 0.0  # when the holder took the turn
         self.late = 0  # turns waited for in vain (the rerun ran anyway): for tests and the bench
+        self.deferred = 0  # times heavy work waited for small reruns (for tests and the bench)
+        self.preempted = 0  # turns given up at a checkpoint after a quantum (for tests and the bench)
 
     def holds(self):
         return self._holder == threading.get_ident()
@@ -34,7 +48,7 @@ class Turns:
     @contextmanager
     def turn(self):
         """Wait for this thread's turn, and keep it (unless given up) for the with-block."""
-        self._take()
+        self._take(self._new)
         try:
             yield
         finally:
@@ -47,6 +61,23 @@ class Turns:
                 self._holder = None
                 self._changed.notify_all()
 
+    def defer(self, seconds=None):
+        """Heavy work, between two pieces: wait while a rerun holds or waits for a turn, so the small reruns go
+        first; at most `seconds` (limits.HEAVY_DEFER_SECONDS), so heavy work always moves on. A thread holding a
+        turn does not wait for itself."""
+        if self.holds():
+            return
+        deadline = time.monotonic() + (limits.HEAVY_DEFER_SECONDS if seconds is None else seconds)
+        with self._changed:
+            if self._holder is None and not self._queued():
+                return
+            self.deferred += 1
+            while self._holder is not None or self._queued():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
+
     @contextmanager
     def aside(self):
         """Give the turn up while waiting for something else; take a new one (at the back) after."""
@@ -57,29 +88,49 @@ class Turns:
             yield
         finally:
             if held:
-                self._take()
+                self._take(self._back)
 
-    def _take(self):
+    def checkpoint(self, quantum=None):
+        """Between two views: a turn held longer than `quantum` (limits.TURN_QUANTUM_SECONDS) while others wait
+        is given up, and taken again behind the new reruns."""
+        quantum = limits.TURN_QUANTUM_SECONDS if quantum is None else quantum
+        with self._changed:
+            if self._holder != threading.get_ident() or not self._queued():
+                return
+            if time.monotonic() - self._since < quantum:
+                return
+            self._holder = None
+            self.preempted += 1
+            self._changed.notify_all()
+        self._take(self._back)
+
+    def _queued(self):
+        return len(self._new) + len(self._back)
+
+    def _next(self):
+        return (self._new or self._back)[0]
+
+    def _take(self, line):
         me = threading.get_ident()
         deadline = time.monotonic() + self.wait_seconds
         with self._changed:
-            self._waiting.append(me)
+            line.append(me)
             try:
-                while self._holder is not None or self._waiting[0] != me:
+                while self._holder is not None or self._next() != me:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         self.late += 1
                         return
                     self._changed.wait(left)
-                self._holder = me
+                self._holder, self._since = me, time.monotonic()
             finally:
-                self._waiting.remove(me)
+                line.remove(me)
                 self._changed.notify_all()  # the next in line may be the one to go now
 
     @property
     def waiting(self):
         with self._changed:
-            return len(self._waiting)
+            return self._queued()
 
 
 TURNS = Turns()  # the process's one line
