@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from explorer.engine import elements, limits
-from explorer.engine.forward import run_forward
 from explorer.engine.jacobian import jvp
-from explorer.engine.language import INPUT_NAME
-from explorer.engine.verify import ATOL, RTOL, STEP, sampled_elements
+from explorer.engine.verify import ATOL, RTOL, float64_output, nudged, sampled_elements
 
 
 @dataclass(frozen=True)
@@ -40,26 +38,10 @@ class JacobianCheck:
 
 def _central_differences(r, name, flats):
     """d output / d leaf[j] for each flat index j, as central differences in float64: a column each."""
-    base = {leaf: values.detach().double() for leaf, values in r.leaves.items()}
-    frozen = {}  # detach(...) keeps its unperturbed value: autograd sees no path through it, nor do these
-
-    def output(leaves):
-        tensors = dict(leaves)
-        x = tensors.pop(INPUT_NAME)
-        with torch.no_grad():
-            return run_forward(r.program, x, leaves=tensors, frozen=frozen)[r.program.output.name].double()
-
-    output(base)  # fills `frozen` at the unperturbed values
+    base, output = float64_output(r)
     columns = []
     for flat in flats:
-        value = float(base[name].flatten()[flat])
-        h = STEP * max(1.0, abs(value))
-        moved = []
-        for sign in (1, -1):
-            values = base[name].flatten().clone()
-            values[flat] = value + sign * h
-            moved.append((output({**base, name: values.reshape(base[name].shape)}), float(values[flat]) - value))
-        (up, step_up), (down, step_down) = moved
+        (up, step_up), (down, step_down) = ((output(leaves), step) for leaves, step in nudged(base, name, flat))
         columns.append(((up - down) / (step_up - step_down)).flatten())
     return columns
 

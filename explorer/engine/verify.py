@@ -150,31 +150,48 @@ def sampled_elements(total, most=None):
     return sorted({round(k * (total - 1) / (most - 1)) for k in range(most)})
 
 
-def _leaf_differences(exploration, chosen):
-    """Central, left and right differences of each reduction's out in each chosen element, in float64."""
+def float64_output(exploration):
+    """(the leaves' values in float64, x's included; output(leaves) -> the output z in float64, without a graph).
+    detach(...) keeps its value as typed, as autograd sees no path through it: the first call, at these values,
+    fixes it. Finite differences move one element (`nudged`) and call output again."""
     program = exploration.program
     base = {name: values.detach().double() for name, values in exploration.leaves.items()}
-    frozen = {}  # detach(...) keeps its unperturbed value: autograd sees no path through it, nor do these
+    frozen = {}
 
-    def outs(leaves):
+    def output(leaves):
         tensors = dict(leaves)
         x = tensors.pop(INPUT_NAME)
         with torch.no_grad():
-            z = run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name].double()
+            return run_forward(program, x, leaves=tensors, frozen=frozen)[program.output.name].double()
+
+    output(base)  # fills `frozen` at the unperturbed values
+    return base, output
+
+
+def nudged(base, name, flat):
+    """The leaves with element `flat` of `name` moved up, then down, by STEP·max(1, |value|): (leaves, the step
+    float64 really took) for each."""
+    value = float(base[name].flatten()[flat])
+    h = STEP * max(1.0, abs(value))
+    for sign in (1, -1):
+        moved = base[name].flatten().clone()
+        moved[flat] = value + sign * h
+        yield {**base, name: moved.reshape(base[name].shape)}, float(moved[flat]) - value
+
+
+def _leaf_differences(exploration, chosen):
+    """Central, left and right differences of each reduction's out in each chosen element, in float64."""
+    base, output = float64_output(exploration)
+
+    def outs(leaves):
+        z = output(leaves)
         return {"sum": z.sum(), "mean": z.mean(), "ones_like": z.sum()}
 
     middle = outs(base)
     columns = {name: ([], [], []) for name in REDUCTIONS}
     for index in chosen:
         name, flat = elements.locate(exploration, index)
-        value = base[name].flatten()[flat]
-        h = STEP * max(1.0, abs(float(value)))
-        taken = []
-        for sign in (1, -1):
-            moved = base[name].flatten().clone()
-            moved[flat] = value + sign * h
-            taken.append((outs({**base, name: moved.reshape(base[name].shape)}), float(moved[flat] - value)))
-        (up, step_up), (down, step_down) = taken
+        (up, step_up), (down, step_down) = ((outs(leaves), step) for leaves, step in nudged(base, name, flat))
         for reduction, (central, left, right) in columns.items():
             central.append(float((up[reduction] - down[reduction]) / (step_up - step_down)))
             left.append(float((middle[reduction] - down[reduction]) / -step_down))
