@@ -66,7 +66,8 @@ def tangent(result, selection, present=False):
     if not present and st.toggle("Osculating parabola", key="parabola", bind=URL, help=PARABOLA_HELP):
         h = facade.curvature(result, selection.element.index, selection.reduction)
         figure = SpecFigure(with_parabola(figure.to_dict(), curve, h))
-    # A stable key lets the browser update the chart in place rather than build it anew on each rerun.
+    # The key names the chart for tests and the session; it does not keep the chart in the browser across edits:
+    # Streamlit 1.67's element id includes the figure, so a new curve is a new chart (bench/ANALYSIS.md, browser).
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key="tangent_plot")
     if h is not None:
         st.caption(markdown_text(parabola_words(curve, h)))
