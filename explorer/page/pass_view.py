@@ -112,12 +112,18 @@ def projector_title(result, label):
     return f"values and grads at {label}", "(tensors not shaped like x: whole)"
 
 
+# The graph's toggles, long and short: a projector's narrow graph column cut the long ones to "Plain tor…".
+TOGGLE_LABELS = {False: ("Plain torchviz", "Fold layers", "Saved tensors"), True: ("Plain", "Fold", "Saved")}
+PLAIN_HELP = "torchviz's own graph: the backward ops alone, without the layers, values and grads."
+
+
 @drawn_safely
 def autograd_graph(result, selection, present=False):
+    plain_label, fold_label, saved_label = TOGGLE_LABELS[present]
     plain, folded, saved = st.columns(3)  # on one row: a projector's screen holds the graph below them whole
-    plain.toggle("Plain torchviz", key="plain_graph", bind=URL)
-    keeps = saved.toggle("Saved tensors", key="saved", bind=URL, help=SAVED_HELP)
-    folded.toggle("Fold layers", key="fold", bind=URL, help=FOLD_HELP, disabled=selection.plain or keeps)
+    plain.toggle(plain_label, key="plain_graph", bind=URL, help=PLAIN_HELP)
+    keeps = saved.toggle(saved_label, key="saved", bind=URL, help=SAVED_HELP)
+    folded.toggle(fold_label, key="fold", bind=URL, help=FOLD_HELP, disabled=selection.plain or keeps)
     fold = selection.fold and not selection.plain and not keeps  # the saved tensors hang on the unfolded nodes
     if selection.stale:  # a banner over the graph, and the graph's own title says it too
         st.error(STALE_BANNER)
