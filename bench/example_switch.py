@@ -12,12 +12,14 @@ heading. The phases are the same as bench/browser_checks.py's: before the first 
 until the last message arrives, and drawing after it.
 """
 
+import itertools
 import sys
 from urllib.parse import urlencode
 
 from bench.common import APP, GRAPH_SVG, IDLE, launch_chromium, new_page, streamlit_server, summary
 
 ROUNDS = 2
+_biases = itertools.count(1)  # every bias edit a value no server in this run has seen
 PAUSE_MS = 250  # between switches, so each one starts from a settled page
 
 # Installed before the page loads: stamps the choice (pointerdown on an option, or Ctrl+Enter), whether the
@@ -52,13 +54,22 @@ STAMPS = """(() => {
   };
 })()"""
 
-# Truthy (the stamps) once the script has run since the choice, is idle, and the graph shows `heading`.
-DRAWN = """([idle, graphSvg, heading]) => {
+# The graph's text without whitespace, or null when there is no graph.
+GRAPH_TEXT = """(graphSvg) => {
+  const svg = document.querySelector(graphSvg);
+  return svg ? svg.textContent.replace(/\\s+/g, '') : null;
+}"""
+
+# Truthy (the stamps) once the script has run since the choice (its state seen running, or a message answered
+# the one sent: a fast rerun can flip the state back before any observer runs), is idle, and the graph shows
+# `heading` and, unless `before` is null, differs from the graph before the choice.
+DRAWN = """([idle, graphSvg, heading, before]) => {
   const b = window.__switch;
   const answered = b.sent !== null && b.received !== null && b.received > b.sent;
   if (!(b.ran || answered) || !document.querySelector(idle)) return false;
   const svg = document.querySelector(graphSvg);
-  if (!svg || !svg.textContent.replace(/\\s+/g, '').includes(heading)) return false;
+  const text = svg ? svg.textContent.replace(/\\s+/g, '') : '';
+  if (!text.includes(heading) || (before !== null && text === before)) return false;
   return {...b, drawn: performance.now()};
 }"""
 
@@ -87,9 +98,10 @@ def summarise(switches):
     return {name: summary([s[name] for s in switches]) for name in names}
 
 
-def wait_drawn(page, text, timeout_ms=60_000):
+def wait_drawn(page, text, before, timeout_ms=60_000):
     try:
-        stamps = page.wait_for_function(DRAWN, arg=[IDLE, GRAPH_SVG, text], polling="raf", timeout=timeout_ms)
+        stamps = page.wait_for_function(DRAWN, arg=[IDLE, GRAPH_SVG, text, before], polling="raf",
+                                        timeout=timeout_ms)
     except Exception:
         seen = page.evaluate("() => ({...window.__switch, url: location.search})")
         print(f"!! not drawn: expected {text!r}; stamps {seen}", file=sys.stderr, flush=True)
@@ -97,12 +109,14 @@ def wait_drawn(page, text, timeout_ms=60_000):
     return phases(stamps.json_value())
 
 
-def choose(page, preset):
+def choose(page, preset, changes_graph=True):
+    """Choose `preset` and time it; `changes_graph` False when the graph before shows the same program."""
+    before = page.evaluate(GRAPH_TEXT, GRAPH_SVG) if changes_graph else None
     box = page.locator(".st-key-preset input[role='combobox']")
     box.click()
     box.fill(preset.title)  # the list is virtualised: filter it so that the option is rendered
     page.get_by_role("option", name=preset.title, exact=True).click()
-    return wait_drawn(page, heading(preset))
+    return wait_drawn(page, heading(preset), before)
 
 
 def open_page(browser, url):
@@ -121,8 +135,10 @@ def switch_rounds(browser, url, examples):
     rounds = []
     for _ in range(ROUNDS):
         switches = []
+        shown = examples[0]
         for preset in order:
-            timed = choose(page, preset)
+            timed = choose(page, preset, (preset.x, preset.layers) != (shown.x, shown.layers))
+            shown = preset
             switches.append({"example": preset.key, **timed})
             page.wait_for_timeout(PAUSE_MS)
         rounds.append(switches)
@@ -138,11 +154,12 @@ def bias_edits(browser, url, edits):
     page = open_page(browser, url + "/?" + urlencode({"preset": neuron.title, "chain": "true", "verify": "true"}))
     area = page.locator(".st-key-layers textarea")
     timed = []
-    for i in range(edits):
-        layers = neuron.layers.replace("b = 6.8813735870195432", f"b = {6.5 + (i + 1) / 64}")
+    for _ in range(edits):
+        layers = neuron.layers.replace("b = 6.8813735870195432", f"b = {6.5 + next(_biases) / 64}")
+        before = page.evaluate(GRAPH_TEXT, GRAPH_SVG)  # the new bias changes the values the graph shows
         area.fill(layers)
         area.press("Control+Enter")
-        timed.append(wait_drawn(page, heading(neuron)))
+        timed.append(wait_drawn(page, heading(neuron), before))
         page.wait_for_timeout(PAUSE_MS)
     page.context.close()
     return timed
