@@ -589,6 +589,11 @@ How each number is taken (details in each bench/ module's docstring):
   profiler (100 µs, over CDP) runs on the page's main thread; each sample's self time goes to the bucket named by
   the innermost frame on its stack (the Graphviz chunk and wasm, plotly's chunk, markdown/code/KaTeX, react-dom,
   emotion, Streamlit's other chunks; V8's GC, "(program)" and "(idle)"), cut per edit by the page's own stamps.
+- **Example switch** (`bench/example_switch.py`): in headless Chromium on a real `streamlit run`, every example chosen
+  in the Example box in turn, twice round (the first round cold per example, the second on warm caches), timed in
+  the page from the pointerdown on the option to the first frame in which the script has run and is idle and the
+  graph has changed to the example's; then edits of the neuron's b with `chain=true&verify=true`. No floor: the
+  floor app has no select box, so the target is absolute.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
 """
