@@ -96,6 +96,8 @@ def headline(results):
             r = ratio(app["p50"], floor["p50"])
             rows.append((f"Edit latency in Chromium, {label}: app p50 / floor p50", "≤ 1.3×",
                          f"{times(r)} ({ms(app['p50'])} / {ms(floor['p50'])})", verdict(at_most(r, 1.3))))
+    if results.get("example_switch"):
+        rows += switch_rows(results["example_switch"])
     server = results.get("server_time")
     if server:
         worst_cached = max(t["cached"] for t in server["real"].values())
@@ -138,6 +140,39 @@ def headline(results):
     if results.get("budget"):
         rows += budget_rows(results["budget"])
     return rows
+
+
+# ---------------------------------------------------------------- choosing an example (issue 18)
+
+
+SWITCH_P95_MS = 1000
+
+
+def switch_rows(switch):
+    every, first, second, bias = (switch[key]["total"] for key in ("all", "first", "second", "bias"))
+    return [
+        ("Example switch in Chromium, every example twice round: p95 of every switch (first round / second)",
+         f"p95 ≤ {SWITCH_P95_MS / 1000:g} s",
+         f"{ms(every['p95'])} ({ms(first['p95'])} / {ms(second['p95'])}; p50 {ms(every['p50'])}, max "
+         f"{ms(every['max'])}, {every['n']} switches)", verdict(at_most(every["p95"], SWITCH_P95_MS))),
+        ("The neuron's bias edited with the chain rule and the check open: p95 / max", "none set",
+         f"{ms(bias['p95'])} / {ms(bias['max'])} (p50 {ms(bias['p50'])}, {bias['n']} edits)", "context"),
+    ]
+
+
+def switch_details(switch):
+    rows = []
+    for key, label in (("first", "first round (each example cold)"), ("second", "second round (warm caches)"),
+                       ("all", "every switch"), ("bias", "bias edits, chain rule and check open")):
+        part = switch[key]
+        rows.append((label, *(f"{ms(part[p]['p50'])} / {ms(part[p]['p95'])}"
+                              for p in ("total", "before_send", "server", "drawing")), part["total"]["n"]))
+    text = table(("p50 / p95", "total", "before sending", "server", "drawing", "n"), rows)
+    slowest = sorted((s for r in switch["switches"] for s in r), key=lambda s: -s["total"])[:5]
+    text += ("\n\nFrom the pointerdown on the option (or Ctrl+Enter) to the first frame in which the script has "
+             "run, is idle and the graph shows the example's output heading (bench/example_switch.py). Slowest: "
+             + ", ".join(f"{s['example']} {ms(s['total'])} (server {ms(s['server'])})" for s in slowest) + ".")
+    return text
 
 
 # ---------------------------------------------------------------- hosting (issue 17)
@@ -554,6 +589,11 @@ How each number is taken (details in each bench/ module's docstring):
   profiler (100 µs, over CDP) runs on the page's main thread; each sample's self time goes to the bucket named by
   the innermost frame on its stack (the Graphviz chunk and wasm, plotly's chunk, markdown/code/KaTeX, react-dom,
   emotion, Streamlit's other chunks; V8's GC, "(program)" and "(idle)"), cut per edit by the page's own stamps.
+- **Example switch** (`bench/example_switch.py`): in headless Chromium on a real `streamlit run`, every example chosen
+  in the Example box in turn, twice round (the first round cold per example, the second on warm caches), timed in
+  the page from the pointerdown on the option to the first frame in which the script has run and is idle and the
+  graph has changed to the example's; then edits of the neuron's b with `chain=true&verify=true`. No floor: the
+  floor app has no select box, so the target is absolute.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
 """
@@ -582,6 +622,7 @@ def render(results, cpu, info, quick, analysis=""):
     sections = (
         ("edit_latency", "Edit latency in Chromium (from Ctrl+Enter to the redrawn page)", edit_details),
         ("browser_profile", "Where an edit's time goes in Chromium (the renderer's main thread)", browser_details),
+        ("example_switch", "Choosing an example in Chromium (issue 18)", switch_details),
         ("server_time", "Server time per rerun (median per preset)", server_details),
         ("scale", "Scale: the two-layer seed on larger x", scale_details),
         ("load", "Classroom load", load_details),

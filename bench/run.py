@@ -28,6 +28,7 @@ from bench import (
     browser_profile,
     cold_start,
     edit_latency,
+    example_switch,
     link,
     load,
     public,
@@ -45,9 +46,9 @@ def settings(quick):
     load_seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 10 if quick else 60))
     if quick:
         return {"edits": 4, "clicks": 5, "repeats": 1, "cold": 1, "load": load_seconds, "baseline": 4,
-                "profile": 4, "public": PUBLIC_QUICK, "browser_edits": 3}
+                "profile": 4, "public": PUBLIC_QUICK, "browser_edits": 3, "bias_edits": 3}
     return {"edits": 20, "clicks": 20, "repeats": 2, "cold": 2, "load": load_seconds, "baseline": 100,
-            "profile": 10, "public": PUBLIC_FULL, "browser_edits": 10}
+            "profile": 10, "public": PUBLIC_FULL, "browser_edits": 10, "bias_edits": 10}
 
 
 # issue 9's attack patterns: reruns per memory pattern, the burst's sessions, the victim's derivations
@@ -106,6 +107,7 @@ SECTIONS = {
     "scale": lambda s: scale.run(repeats=s["repeats"]),
     "edit_latency": measure_edit_latency,
     "browser_profile": lambda s: browser_profile.run(edits=s["browser_edits"]),
+    "example_switch": lambda s: example_switch.run(edits=s["bias_edits"]),
     "cold_start": lambda s: cold_start.run(repeats=s["cold"]),
     "load": lambda s: load.run(seconds=s["load"], baseline_edits=s["baseline"]),
     "replicas": lambda s: replicas.run(seconds=s["load"], warm_edits=min(s["baseline"], 5)),
