@@ -27,7 +27,18 @@ import json
 import re
 
 from bench.browser_checks import STAMPS, app_expectation, edit_and_wait, wait_drawn
-from bench.common import APP, OUT, fresh_layers, launch_chromium, new_page, percentile, seed_layers, streamlit_server
+from bench.common import (
+    APP,
+    OUT,
+    fresh_layers,
+    launch_chromium,
+    ms,
+    new_page,
+    percentile,
+    seed_layers,
+    streamlit_server,
+    table,
+)
 from bench.edit_latency import measure_floor, phases, timed_edits
 
 SAMPLING_US = 100
@@ -346,8 +357,6 @@ def run(edits=10):
 
 def details(result):
     """The markdown tables of one run (bench/report.py's section "browser_profile")."""
-    from bench.report import ms, table
-
     rows = [(name, ms(r["edit_ms"]), ms(r.get("server_ms", float("nan"))), ms(r["drawing_ms"]),
              _share(r["drawing_share"])) for name, r in result["buckets"].items()]
     text = table(("bucket (renderer main thread, self time)", "ms per edit p50", "in sent→last message p50",

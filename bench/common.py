@@ -206,3 +206,18 @@ def _descends_from(process, ancestor):
     with contextlib.suppress(psutil.Error):
         return process.pid == ancestor or any(parent.pid == ancestor for parent in process.parents())
     return False
+
+
+# ---------------------------------------------------------------- the report's cells (bench/report.py and sections)
+
+
+def ms(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

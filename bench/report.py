@@ -6,7 +6,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 
-from bench.common import ROOT
+from bench.common import ROOT, ms, table
 
 
 def machine():
@@ -55,12 +55,6 @@ def _command(command):
 # ---------------------------------------------------------------- formatting
 
 
-def ms(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
-
-
 def ratio(a, b):
     return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
 
@@ -75,12 +69,6 @@ def verdict(ok):
 
 def at_most(value, limit):
     return None if value is None or math.isnan(value) else value <= limit
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the headline
