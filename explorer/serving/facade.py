@@ -92,7 +92,7 @@ def warm_up():
 
 
 def turn():
-    """The whole rerun in a turn: small reruns run one at a time, in arrival order (explorer.serving.turns)."""
+    """The whole rerun in a turn: small reruns run one at a time, new ones first (explorer.serving.turns)."""
     return TURNS.turn()
 
 
