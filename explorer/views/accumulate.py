@@ -3,7 +3,7 @@
 
 from explorer.engine.printing import tensor_repr
 from explorer.views.export import code_names
-from explorer.views.texts import _backward_lines, _printed
+from explorer.views.texts import backward_lines, printed_comments
 
 
 def _retaining(line):
@@ -17,13 +17,13 @@ def _grads(result, grads):
     lines = []
     for leaf, grad in grads.items():
         code = names.get(leaf, leaf)
-        lines += [f"print({code}.grad)", *_printed(tensor_repr(grad))]
+        lines += [f"print({code}.grad)", *printed_comments(tensor_repr(grad))]
     return lines
 
 
 def twice_codes(result, twice):
     """The three runs of explorer.engine.accumulate.Twice as three code texts: (retained, freed, zeroed)."""
-    *start, call = _backward_lines(result, twice.way)  # out = z.sum() / v = ..., then the backward call
+    *start, call = backward_lines(result, twice.way)  # out = z.sum() / v = ..., then the backward call
     names = code_names(result.program)
     reached = [leaf for leaf in twice.once if leaf not in result.reductions[twice.way].unreached]
     retained = [*start, _retaining(call), *_grads(result, twice.once), call, "# every .grad has doubled:",

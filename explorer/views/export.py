@@ -56,7 +56,7 @@ _TORCH_CALLS = {name: function.torch_path for name, function in CALLS.items()}
 # ---------------------------------------------------------------- code from the tree
 
 
-def _script_names(program):
+def script_names(program):
     """Leaf and layer name -> its name in the script: the same, unless it would hide torch, math, out or print."""
     declared = [leaf.name for leaf in program.leaves] + list(program.names)
     taken = set(declared) | _SCRIPT_NAMES
@@ -72,7 +72,7 @@ def _script_names(program):
 
 def code_names(program):
     """Leaf and layer name -> its name in the generated code (the page's code blocks use the same)."""
-    return _script_names(program)
+    return script_names(program)
 
 
 def _is_signed_literal(node):
@@ -163,7 +163,7 @@ def _float32_overflow(value):
         return float(np.float32(value))
 
 
-def _layer_line(layer, names):
+def layer_line(layer, names):
     """`name = expression` in torch's words; a constant layer has x's shape, as in the explorer."""
     expr = to_text(_code_tree(layer.expr, names))
     value = fold_constant(layer.expr)
@@ -187,7 +187,7 @@ def _layer_comments(layer, names):
     return lines
 
 
-def _reached(program):
+def reached_leaves(program):
     """x and the declared leaves that the output reads with a gradient path: directly or through earlier layers,
     and not only inside detach(...)."""
     return reached_by(program)[program.output.name]
@@ -195,7 +195,7 @@ def _reached(program):
 
 def _depends_on_x(program):
     """Whether the output reads x, directly or through earlier layers, outside detach(...)."""
-    return INPUT_NAME in _reached(program)
+    return INPUT_NAME in reached_leaves(program)
 
 
 def _x_number(value):
@@ -204,9 +204,9 @@ def _x_number(value):
     return short if float(np.float32(float(short))) == value else repr(value)
 
 
-def _x_values(values):
+def x_literal(values):
     if isinstance(values, list):
-        return "[" + ", ".join(_x_values(item) for item in values) + "]"
+        return "[" + ", ".join(x_literal(item) for item in values) + "]"
     return _x_number(values)
 
 
@@ -246,11 +246,11 @@ def _imports(code):
 
 def _sections(program, x):
     """The example as ("markdown" | "code", text) pairs, in order."""
-    names = _script_names(program)
+    names = script_names(program)
     output = names[program.output.name]
     reads_x = _depends_on_x(program)
-    x_line = "\n".join(_leaf_lines(program, x, names))
-    forward = [_layer_line(layer, names) for layer in program.layers]
+    x_line = "\n".join(leaf_definitions(program, x, names))
+    forward = [layer_line(layer, names) for layer in program.layers]
     leaf_names = [names[leaf.name] for leaf in program.leaves]
     count = math.prod(infer(program, tuple(x.shape))[0][program.output.name])  # the output's elements, not x's
     elementwise = is_elementwise(program)
@@ -265,7 +265,7 @@ def _sections(program, x):
     for name in REDUCTIONS:
         sections.append(("markdown", reduction_words(name, output, count, reads_x, elementwise,
                                                       bool(program.leaves))))
-        reached = {names[leaf] for leaf in _reached(program)}
+        reached = {names[leaf] for leaf in reached_leaves(program)}
         cells = _reduction_cells(name, x_line, forward, output, reads_x, leaf_names, reached)
         sections += [("code", cell) for cell in cells]
 
@@ -275,12 +275,12 @@ def _sections(program, x):
 
 def vector_line(vector):
     """The seed of z.backward(gradient=v) as code: its float32 values, written as short as they read back."""
-    return f"v = torch.tensor({_x_values(vector.tolist())})"
+    return f"v = torch.tensor({x_literal(vector.tolist())})"
 
 
-def _leaf_lines(program, x, names):
+def leaf_definitions(program, x, names):
     """x and every declared leaf, each a tensor that requires grad, as the user wrote them."""
-    lines = [f"x = torch.tensor({_x_values(x.tolist())}, requires_grad=True)"]
+    lines = [f"x = torch.tensor({x_literal(x.tolist())}, requires_grad=True)"]
     for leaf in program.leaves:
         lines.append(f"{names[leaf.name]} = torch.tensor({leaf.text}, requires_grad=True)")
     return lines
@@ -350,10 +350,10 @@ def forward_code(program, x):
     Returns (imports, steps): steps are (name on the page, name in the code, code lines),
     x first, then each layer in torch's names with the script's comments.
     """
-    names = _script_names(program)
-    lines = _leaf_lines(program, x, names)
+    names = script_names(program)
+    lines = leaf_definitions(program, x, names)
     steps = [(INPUT_NAME, INPUT_NAME, lines[:1])]
     steps += [(leaf.name, names[leaf.name], [line]) for leaf, line in zip(program.leaves, lines[1:], strict=True)]
     for layer in program.layers:
-        steps.append((layer.name, names[layer.name], [*_layer_comments(layer, names), _layer_line(layer, names)]))
+        steps.append((layer.name, names[layer.name], [*_layer_comments(layer, names), layer_line(layer, names)]))
     return _imports(line for _, _, lines in steps for line in lines), steps

@@ -10,13 +10,13 @@ from nbformat import v4
 from explorer.engine import limits
 from explorer.engine.shapes import infer
 from explorer.views.export import (
-    _layer_line,
-    _leaf_lines,
-    _reached,
-    _script_names,
-    _x_values,
+    layer_line,
+    leaf_definitions,
     notebook_for,
+    reached_leaves,
     script_for,
+    script_names,
+    x_literal,
 )
 
 VECTOR_WORDS = (
@@ -37,13 +37,13 @@ def _function_name(names):
 def vector_cells(program, x, vector):
     """The code cells: fresh leaves and forward pass, backward from v with every leaf's .grad printed, then J by
     each leaf (left out, with a comment, when one has more than limits.MAX_JACOBIAN_ENTRIES entries)."""
-    names = _script_names(program)
+    names = script_names(program)
     output = names[program.output.name]
     leaves = ["x", *(names[leaf.name] for leaf in program.leaves)]
-    fresh = "\n".join(["# fresh leaves: .grad starts empty", *_leaf_lines(program, x, names),
-                       *(_layer_line(layer, names) for layer in program.layers)])
-    v = f"torch.tensor({_x_values(vector.tolist())})"
-    if _reached(program):
+    fresh = "\n".join(["# fresh leaves: .grad starts empty", *leaf_definitions(program, x, names),
+                       *(layer_line(layer, names) for layer in program.layers)])
+    v = f"torch.tensor({x_literal(vector.tolist())})"
+    if reached_leaves(program):
         backward = [f"{output}.backward(gradient={v})  # v"]
     else:
         backward = [f"# {output} reaches no leaf: nothing to differentiate, every .grad stays None (v = {v})"]
@@ -55,7 +55,7 @@ def vector_cells(program, x, vector):
         return [fresh, "\n".join(backward + [f"# the Jacobians have over {limits.MAX_JACOBIAN_ENTRIES:,} entries: "
                                             "not printed"])]
     function = _function_name(names)
-    body = [f"    {_layer_line(layer, names)}" for layer in program.layers] + [f"    return {output}"]
+    body = [f"    {layer_line(layer, names)}" for layer in program.layers] + [f"    return {output}"]
     jacobian = [f"def {function}({', '.join(leaves)}):", *body, "",
                 f"jacobians = torch.autograd.functional.jacobian({function}, "
                 f"({', '.join(f'{leaf}.detach()' for leaf in leaves)},))"]
@@ -76,7 +76,7 @@ def exploration_notebook(result):
     """The notebook the page exports, as the .ipynb file's text: notebook_for, then the vector's cells."""
     notebook = notebook_for(result.program, result.x)
     if result.vector is not None:
-        output = _script_names(result.program)[result.program.output.name]
+        output = script_names(result.program)[result.program.output.name]
         notebook.cells.append(v4.new_markdown_cell(VECTOR_WORDS.format(z=output)))
         notebook.cells += [v4.new_code_cell(cell) for cell in vector_cells(result.program, result.x, result.vector)]
         nbformat.validate(notebook)

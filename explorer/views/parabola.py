@@ -17,7 +17,7 @@ from explorer.engine import elements
 from explorer.engine.forward import run_forward
 from explorer.engine.language import REDUCTIONS
 from explorer.engine.tree import is_elementwise
-from explorer.views.plot import _out_of_element
+from explorer.views.plot import out_of_element
 
 NEWTON_REACH = 2  # Newton's step is marked, and the parabola drawn out to it, within this many plot widths
 
@@ -36,7 +36,7 @@ def curvature(exploration, index, reduction):
         def out(t):
             return weight * run_forward(program, t)[program.output.name]
     else:
-        out = _out_of_element(exploration, name, flat, reduction)
+        out = out_of_element(exploration, name, flat, reduction)
     value = torch.tensor(elements.value_at(exploration, index), dtype=exploration.leaves[name].dtype)
     return float(torch.func.grad(torch.func.grad(out))(value))
 

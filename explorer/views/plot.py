@@ -111,7 +111,7 @@ def tangent_curve(exploration, flat_index, reduction):
     )
 
 
-def _out_of_element(exploration, name, flat, reduction):
+def out_of_element(exploration, name, flat, reduction):
     """out as a function of one element of one leaf, the others held at their values."""
     program, leaves = exploration.program, exploration.leaves
     base = leaves[name].flatten()
@@ -138,7 +138,7 @@ def _leaf_curve(exploration, index, reduction, plan):
     name, flat = elements.locate(exploration, index)
     value = elements.value_at(exploration, index)
     t, centre = _samples(value, plan.samples)
-    out = _out_of_element(exploration, name, flat, reduction)
+    out = out_of_element(exploration, name, flat, reduction)
     with torch.no_grad():  # each chunk of samples holds its own copy of every intermediate tensor
         values = torch.func.vmap(out, chunk_size=plan.chunk)(t)
     slopes = torch.func.vmap(torch.func.grad(out), chunk_size=plan.chunk)(t)

@@ -11,7 +11,7 @@ from explorer.views.walkthrough import describe, describe_tensors
 MAX_LITERAL_ELEMENTS = 64  # beyond this, the page prints x as torch summarises it, not as a literal
 
 
-def _printed(text):
+def printed_comments(text):
     """What print() shows, as comments: the block stays runnable, and torch's layout is kept."""
     return ["# " + line for line in text.split("\n")]
 
@@ -24,17 +24,17 @@ def forward_text(result):
     for name, code_name, code in steps:
         if name == "x" and result.x.numel() > MAX_LITERAL_ELEMENTS:
             code = [f"# x holds {result.x.numel():,} values: the exported script (Export, below) writes them out"]
-            lines += code + _printed(tensor_repr(result.x))
+            lines += code + printed_comments(tensor_repr(result.x))
             continue
         if name in result.layer_reprs:
             printed = result.layer_reprs[name]
         else:  # x or a declared leaf, as torch prints a tensor that requires grad
             printed = tensor_repr(result.leaves[name].clone().requires_grad_(True))
-        lines += [*code, f"print({code_name})", *_printed(printed)]
+        lines += [*code, f"print({code_name})", *printed_comments(printed)]
     return "\n".join(lines)
 
 
-def _backward_lines(result, name):
+def backward_lines(result, name):
     """How backward starts under `name`, in the code's names (a layer called `out` is `out_` there)."""
     output = code_names(result.program)[result.program.output.name]
     lines = ALL_REDUCTIONS[name].code.format(z=output).split("\n")
@@ -46,17 +46,17 @@ def reduction_code(result, name):
     forward pass (the Forward pass tab), each printed value as comments under its print()."""
     reduction = result.reductions[name]
     names = code_names(result.program)
-    lines = _backward_lines(result, name)
+    lines = backward_lines(result, name)
     if reduction.out_repr is not None:
-        lines[1:1] = ["print(out)", *_printed(reduction.out_repr)]
-    lines += ["print(x.grad)", *_printed(tensor_repr(reduction.grad))]
+        lines[1:1] = ["print(out)", *printed_comments(reduction.out_repr)]
+    lines += ["print(x.grad)", *printed_comments(tensor_repr(reduction.grad))]
     for leaf in result.program.leaves:  # every declared leaf's .grad, as torch prints it
         code = names[leaf.name]
         if leaf.name in reduction.unreached:
             lines += [f"print({code}.grad)",
                       f"# None: the output does not reach {leaf.name}; torch leaves .grad as None, its gradient is 0"]
         else:
-            lines += [f"print({code}.grad)", *_printed(tensor_repr(reduction.leaf_grads[leaf.name]))]
+            lines += [f"print({code}.grad)", *printed_comments(tensor_repr(reduction.leaf_grads[leaf.name]))]
     return "\n".join(lines)
 
 
@@ -69,10 +69,11 @@ def layer_gradient_code(result, name):
     tracked = [layer for layer in result.program.names if "grad_fn=" in result.layer_reprs[layer]]
     lines = ["# after the forward pass: keep each layer's gradient (only leaves keep theirs), then backward"]
     lines += [f"{names[layer]}.retain_grad()" for layer in tracked]
-    lines += _backward_lines(result, name)
+    lines += backward_lines(result, name)
     unreached = "# None: it depends on no leaf" if result.program.leaves else "# None: it does not depend on x"
     for layer, grad in reduction.layer_grads.items():
-        lines += [f"print({names[layer]}.grad)", *(_printed(tensor_repr(grad)) if grad is not None else [unreached])]
+        shown = printed_comments(tensor_repr(grad)) if grad is not None else [unreached]
+        lines += [f"print({names[layer]}.grad)", *shown]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ import torch
 from explorer.engine import elements
 from explorer.engine.cost import curve_plan
 from explorer.engine.printing import tensor_repr
-from explorer.views.plot import _out_of_element
+from explorer.views.plot import out_of_element
 
 MAX_PATHS = 24  # trained elements drawn as paths; more are summed up in the caption
 
@@ -76,7 +76,7 @@ def curve_along(exploration, training, reduction):
         return None
     pad = max(0.1 * (visited.max() - visited.min()), 0.5)
     t = torch.linspace(visited.min() - pad, visited.max() + pad, plan.samples, dtype=torch.float32)
-    out = _out_of_element(exploration, name, flat, reduction)
+    out = out_of_element(exploration, name, flat, reduction)
     with torch.no_grad():
         losses = torch.func.vmap(out, chunk_size=plan.chunk)(t).double().numpy()
     return t.double().numpy().tolist(), [value if np.isfinite(value) else None for value in losses.tolist()]
