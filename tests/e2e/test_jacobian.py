@@ -6,12 +6,18 @@ from tests.harness import SHOTS, screenshot, wait_idle, wait_text
 SECTION = ".st-key-jacobian"
 
 
-def test_a_typed_vector_and_the_jacobian_section(open_page, server):
+def typed_vector(open_page, server, text):
+    """The default page, drawn, with `text` typed into the vector box and sent."""
     page = open_page(server + "/")
     page.wait_for_selector('[data-testid="stGraphVizChart"] svg')
     vector = page.locator(".st-key-vector input")
-    vector.fill("[[1, 0, -2], [0.5, 3, 0]]")
+    vector.fill(text)
     vector.press("Enter")
+    return page
+
+
+def test_a_typed_vector_and_the_jacobian_section(open_page, server):
+    page = typed_vector(open_page, server, "[[1, 0, -2], [0.5, 3, 0]]")
     wait_idle(page)
     page.locator(".st-key-reduction").get_by_role("radio", name="vector", exact=True).click()
     wait_text(page, "z.backward(gradient=v)")
@@ -35,11 +41,7 @@ def test_a_typed_vector_and_the_jacobian_section(open_page, server):
 
 
 def test_a_hostile_vector_is_an_error_in_place(open_page, server):
-    page = open_page(server + "/")
-    page.wait_for_selector('[data-testid="stGraphVizChart"] svg')
-    vector = page.locator(".st-key-vector input")
-    vector.fill("__import__('os')")
-    vector.press("Enter")
+    page = typed_vector(open_page, server, "__import__('os')")
     wait_text(page, "Can't use this vector")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "tensor([[ 60.,  96., 132.]," in page.locator("body").inner_text()
