@@ -45,11 +45,17 @@ def groups(reduction):
 
 
 def wrapped(prefix, text):
-    """`prefix text` as lines: a long matrix one row to a line, so a node stays narrow."""
-    if len(text) <= WRAP_CHARS or not text.startswith("[["):
+    """`prefix text` as lines, so a node stays narrow: a long matrix one row to a line; a long summary with a
+    shape (`(4, 4) [0.8, ...]`) breaks after the shape; any other long value goes under its prefix."""
+    if len(text) <= WRAP_CHARS:
         return (f"{prefix} {text}",)
-    rows = text.replace("], [", "],\n[").split("\n")
-    return (f"{prefix} {rows[0]}", *rows[1:])
+    if text.startswith("[["):
+        rows = text.replace("], [", "],\n[").split("\n")
+        return (f"{prefix} {rows[0]}", *rows[1:])
+    if text.startswith("(") and ") " in text:
+        shape, rest = text.split(") ", 1)
+        return (f"{prefix} {shape})", rest)
+    return (prefix, text) if prefix else (text,)
 
 
 def ops_line(ops):
@@ -118,7 +124,7 @@ def folded_dot(exploration, name, step=None, at=None):
         constants = [text for member in ids for text in nodes[member].constants]
         lines = (node_heading(reduction, group_id), ops_line([nodes[member].op for member in ids]),
                  *wrapped("value", show(head.value)), *wrapped("grad", show(grads.get(group_id))),
-                 *(f"{text}: constant, no gradient" for text in constants))
+                 *(line for text in constants for line in (f"{text}:", "constant, no gradient")))
         resting = COLOURS["layer"] if head.layer else COLOURS["op"]
         statements.append(_node(group_id, lines, colour(group_id, resting), holds_current(group_id)))
     if reduction.out is None:
