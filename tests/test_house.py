@@ -93,6 +93,7 @@ def test_the_warm_up_runs_once_after_the_first_page_off_the_visitors_path():
         "import gc, threading\n"
         "from explorer.serving import facade\n"
         "facade.start(); frozen = gc.get_freeze_count()\n"
+        "assert facade.WARM_UP_DELAY_SECONDS >= 1; facade.WARM_UP_DELAY_SECONDS = 0\n"
         "facade.warm_up(); facade.warm_up()\n"
         "names = [t.name for t in threading.enumerate() if t.name.startswith('torch-func')]\n"
         "facade._WARMED[0].join(60)\n"

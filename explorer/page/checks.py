@@ -5,7 +5,6 @@ import functools
 import shutil
 
 import numpy as np
-import pandas
 import streamlit as st
 
 from explorer.engine import elements
@@ -103,6 +102,8 @@ def same_number_sentence(result, name, element, symbolic, autograd):
 
 def _check_table(check, shape):
     """One reduction's check as a DataFrame: built once per input, not converted again on every rerun."""
+    import pandas  # here, not at the top: 0.5 s of a cold start's first page, which shows no table
+
     rows = [
         {
             "element": row.label or elements.label("x", shape, i),

@@ -1,7 +1,6 @@
 """The folded sections of issue 19: "The Jacobian" (backward is a vector-Jacobian product) and "Calling backward
 twice". Each takes the exploration and the rerun's Selection as parameters; none reads the session."""
 
-import pandas
 import streamlit as st
 
 from explorer.engine.errors import FormulaError
@@ -14,6 +13,8 @@ JACOBIAN_TITLE = "The Jacobian: backward is a vector-Jacobian product"
 
 
 def _check_table(check):
+    import pandas  # here, not at the top: 0.5 s of a cold start's first page, which shows no table
+
     rows = [{"column": row.label, "|reverse - forward|": f"{row.forward:.2g}",
              "|reverse - finite diff.|": f"{row.finite_difference:.2g}",
              "": {True: "✓", False: "✗", None: "·"}[row.ok]} for row in check.columns]

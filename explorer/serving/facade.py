@@ -17,6 +17,7 @@ collector's scans and starts the memory threads.
 import gc
 import hashlib
 import threading
+import time
 import weakref
 
 import torch
@@ -81,13 +82,25 @@ def _warm_torch_func():
     gc.freeze()  # without a collection first: a full one here held the GIL ~70 ms while the first reruns waited
 
 
+# The warm-up waits this long after the first page's script ends. Started at once, its ~1.8 s of imports held
+# the GIL while the event loop sent that page and the browser drew it: a cold start's first page came 1.6 s later
+# (14.4 s against 12.8 s without it, bench/ANALYSIS.md).
+WARM_UP_DELAY_SECONDS = 5.0
+
+
+def _warm_later():
+    time.sleep(WARM_UP_DELAY_SECONDS)
+    _warm_torch_func()
+
+
 def warm_up():
-    """After the first page is drawn, from the entry script: warm what a later rerun would otherwise wait for,
-    in a thread of its own, once per process. Not in start(): the first run's page would share the CPU with it."""
+    """After the first page is out, from the entry script: warm what a later rerun would otherwise wait for, in
+    a thread of its own, once per process, WARM_UP_DELAY_SECONDS later. Not in start(): the first run's page
+    would share the CPU with it."""
     with _started:
         if _WARMED:
             return
-        _WARMED.append(threading.Thread(target=_warm_torch_func, name="torch-func-warm-up", daemon=True))
+        _WARMED.append(threading.Thread(target=_warm_later, name="torch-func-warm-up", daemon=True))
     _WARMED[0].start()
 
 
