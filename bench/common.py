@@ -30,6 +30,13 @@ SEED_X = "[[1., 2, 3], [3, 2, 1]]"
 GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
 PLOT_SVG = '[data-testid="stPlotlyChart"] .main-svg'
 VIEWPORT = {"width": 1400, "height": 2200}
+# A small program with a leaf, its Jacobian open: its plot makes torch.func's first call in the process (~1.8 s of
+# imports, ~60 MB), and the Jacobian's check table imports pandas (~0.5 s, ~30 MB), as the check's table does. The
+# server makes the first itself in a delayed warm-up (explorer.serving.facade.warm_up), and the second when a
+# table is first drawn; a scenario that reads the idle server's RSS opens this first, so that its idle figure
+# holds both and neither lands in the scenario's own time or memory.
+WARM_LAYERS = "w = [[0.5, 2]]\ny = x*w\nq = sum(y)"
+WARM_LINK = {"x": "[[1.], [2.]]", "layers": WARM_LAYERS, "jacobian": "true"}
 
 
 # ---------------------------------------------------------------- edits

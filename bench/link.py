@@ -17,7 +17,7 @@ script_finished, what its page showed (the plot drawn, the plot refused with a s
 import threading
 import time
 
-from bench.common import APP, Deadline, streamlit_server, summary, tree_rss_mb
+from bench.common import APP, WARM_LINK, Deadline, streamlit_server, summary, tree_rss_mb
 from bench.protocol import Session
 from bench.public import RERUN_TIMEOUT, Burst, RssSampler, short, victim
 from explorer.engine import limits
@@ -28,10 +28,9 @@ ONE_PEAK_MB, THREE_PEAK_MB, ONE_SECONDS = 400, 600, 3.0  # the issue's targets, 
 SMALL_MAX_MS = 2000
 PLOT_REFUSED = "No plot for this input"
 # The first torch.func.grad call in a process cost 2.4-2.8 s here under load (its lazy imports and set-up), once.
-# The server pays it in a warm-up thread after its first page (since ac622ee); the bench's warm session also
-# opens a small program with a leaf, so the measure is the link's own cost whenever that thread has run.
+# The server pays it in a delayed warm-up thread after its first page (explorer.serving.facade.warm_up); the bench's
+# warm session also opens a small program with a leaf (bench.common.WARM_LINK), so the measure is the link's own.
 # `one_cold` in the results (run(cold=True)) is the same visitor on a server whose warm session opened the seed.
-WARM_LAYERS = "w = [[0.5, 2]]\ny = x*w\nq = sum(y)"
 
 
 def link_x(rows, visitor=0):
@@ -85,8 +84,7 @@ def visitors(count, rows, env=None, name="link", warm_func=True):
     """`count` visitors at once on a fresh server, and a small session editing meanwhile. `warm_func`: the
     server has drawn one small plot of a program with a leaf first (torch.func's first call, see WARM_LAYERS)."""
     with streamlit_server(APP, name, env=env) as (url, process):
-        warm = Session(url, timeout=RERUN_TIMEOUT, link={"x": "[[1.], [2.]]", "layers": WARM_LAYERS} if warm_func
-                       else None)
+        warm = Session(url, timeout=RERUN_TIMEOUT, link=WARM_LINK if warm_func else None)
         warm.rerun(within=RERUN_TIMEOUT)  # imports and the first run (and torch.func's first call), before idle
         warm.close()
         time.sleep(3)  # the symbolic workers finish warming up

@@ -30,7 +30,7 @@ from collections import Counter
 
 from websocket import WebSocketTimeoutException
 
-from bench.common import APP, SEED_X, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
+from bench.common import APP, SEED_X, WARM_LINK, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
 from bench.protocol import Session
 from explorer.engine import limits
 
@@ -205,6 +205,9 @@ def spaces_attacker(session, growth, reruns, deadline):
 def growth_pattern(pattern, reruns, seconds, sessions=1):
     """One fresh server, `sessions` sessions sending `pattern` `reruns` times each; its RSS figures."""
     with streamlit_server(APP, f"public_memory_{pattern}") as (url, process):
+        warm = Session(url, timeout=RERUN_TIMEOUT, link=WARM_LINK)  # torch.func's first call, before idle
+        warm.rerun(within=RERUN_TIMEOUT)
+        warm.close()
         opened = [Session(url, timeout=RERUN_TIMEOUT, link=EVERY_SECTION) for _ in range(sessions)]
         try:
             for session in opened:
@@ -295,21 +298,32 @@ class Burst:
                 self.outcomes[f"failed: {type(error).__name__}: {short(str(error))}"] += 1
 
 
-def heavy_inputs(index):
-    """Three inputs the limits allow, each this session's own text: 10^5 elements, MAX_WORK of sin, a trap."""
+def server_limits(env=None):
+    """The per-request limits (limits.PER_REQUEST) of a server started with `env` added: a memory budget
+    (EXPLORER_MEMORY_BUDGET_MB) scales them, so a burst on it sends the largest inputs *it* allows."""
+    text = (env or {}).get(limits.MEMORY_BUDGET_ENV)
+    if text:
+        return {name: limits.budgeted(int(float(text) * 1_000_000))[name] for name in limits.PER_REQUEST}
+    return {name: getattr(limits, name) for name in limits.PER_REQUEST}
+
+
+def heavy_inputs(index, caps=None):
+    """Three inputs the limits allow, each this session's own text: the most elements, the most work of sin
+    (server_limits; as shipped 10^5 elements and MAX_WORK), and a sympy trap."""
+    caps = caps or server_limits()
     rng = random.Random(index)
     chain = sin_chain(CHAIN_DEPTH)
-    elements = limits.MAX_WORK // (CHAIN_LAYERS * CHAIN_DEPTH)  # 7,575: one sin per element per call
+    elements = caps["MAX_WORK"] // (CHAIN_LAYERS * CHAIN_DEPTH)  # 7,575 as shipped: one sin per element per call
     return [
-        (number_list(limits.MAX_X_ELEMENTS, rng), f"y = 3*x + {2 + index / 64}\nz = 2*y**2"),
+        (number_list(caps["MAX_X_ELEMENTS"], rng), f"y = 3*x + {2 + index / 64}\nz = 2*y**2"),
         (number_list(elements, rng), chain),
         (SEED_X, power_trap(2000 + index)),
     ]
 
 
-def heavy_session(url, index, sessions, tally, deadline):
+def heavy_session(url, index, sessions, tally, deadline, caps=None):
     time.sleep(BURST_ARRIVAL * index / sessions)
-    inputs = heavy_inputs(index)
+    inputs = heavy_inputs(index, caps)
     session = None
     try:
         session = Session(url, timeout=RERUN_TIMEOUT, link=EVERY_SECTION)
@@ -347,7 +361,7 @@ def victim(url, tally, until, deadline):
 def burst(sessions, seconds, settle, env=None, name="public_burst"):
     """The burst on a fresh server; `env` adds environment variables (CLOUD_ENV, EXPLORER_MEMORY_BUDGET_MB)."""
     with streamlit_server(APP, name, env=env) as (url, process):
-        warm = Session(url, timeout=RERUN_TIMEOUT)
+        warm = Session(url, timeout=RERUN_TIMEOUT, link=WARM_LINK)  # imports and torch.func's first call
         warm.rerun(within=RERUN_TIMEOUT)
         warm.close()
         idle = tree_rss_mb(process.pid)
@@ -355,8 +369,9 @@ def burst(sessions, seconds, settle, env=None, name="public_burst"):
         started = time.monotonic()
         with RssSampler(process.pid) as sampler:
             watcher = threading.Thread(target=victim, args=(url, tally, finished, deadline), daemon=True)
-            heavy = [threading.Thread(target=heavy_session, args=(url, i, sessions, tally, deadline), daemon=True)
-                     for i in range(sessions)]
+            caps = server_limits(env)
+            heavy = [threading.Thread(target=heavy_session, args=(url, i, sessions, tally, deadline, caps),
+                                      daemon=True) for i in range(sessions)]
             for thread in [watcher, *heavy]:
                 thread.start()
             for thread in heavy:
@@ -367,7 +382,8 @@ def burst(sessions, seconds, settle, env=None, name="public_burst"):
         time.sleep(settle)
         settled = tree_rss_mb(process.pid)
     return {
-        "sessions": sessions, "seconds": elapsed, "deadline_s": seconds, "settle_s": settle, "idle_mb": idle,
+        "sessions": sessions, "limits": server_limits(env), "seconds": elapsed, "deadline_s": seconds,
+        "settle_s": settle, "idle_mb": idle,
         "peak_mb": sampler.peak, "settled_mb": settled, "heavy": summary(tally.heavy), "heavy_asked": 3 * sessions,
         "outcomes": dict(tally.outcomes),
         "victim": summary(tally.victim), "victim_over_2s": sum(s > 2 for s in tally.victim),

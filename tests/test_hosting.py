@@ -135,6 +135,17 @@ def test_the_smallest_tier_gets_one_worker_and_a_smaller_heavy_share():
     assert limits.budgeted(2_700_000_000)["HEAVY_MEMORY_BYTES"] == limits._UNBUDGETED["HEAVY_MEMORY_BYTES"]
 
 
+def test_a_small_budget_shrinks_the_limits_that_size_one_request_and_a_large_one_keeps_them():
+    # One request at the default limits raised the server by 140-165 MiB alone: more than 690's heavy share.
+    small, large = limits.budgeted(690_000_000), limits.budgeted(2_700_000_000)
+    scale = small["HEAVY_MEMORY_BYTES"] / limits._UNBUDGETED["HEAVY_MEMORY_BYTES"]
+    for name in limits.PER_REQUEST:
+        assert small[name] == int(limits._UNBUDGETED[name] * scale) < limits._UNBUDGETED[name] / 2
+        assert large[name] == limits._UNBUDGETED[name]
+    least = limits.budgeted(590_000_000)  # the smallest budget that starts: the floor, not a tiny scale
+    assert all(least[name] == int(limits._UNBUDGETED[name] * limits.PER_REQUEST_FLOOR) for name in limits.PER_REQUEST)
+
+
 def test_a_budget_too_small_for_the_idle_server_is_refused_with_the_least_that_works():
     with pytest.raises(ValueError, match="give it .* MB at least"):
         limits.budgeted(450_000_000)
@@ -144,7 +155,8 @@ def read_limits(env):
     code = ("from explorer.engine import limits as l; from explorer.serving import admission, cache; "
             "from explorer.symbolic import client; "
             "print(l.HEAVY_MEMORY_BYTES, admission.ADMISSION.memory_budget, l.CACHE_BYTES, "
-            "sum(c.budget for c in cache.CACHES.values()), client._POOL.size)")
+            "sum(c.budget for c in cache.CACHES.values()), l.MAX_WORK, l.MAX_X_ELEMENTS, l.MAX_X_CHARS, "
+            "client._POOL.size)")
     environment = {k: v for k, v in os.environ.items() if k != limits.MEMORY_BUDGET_ENV}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**environment, **env}, capture_output=True,
                           text=True, timeout=120)
@@ -154,13 +166,15 @@ def read_limits(env):
 def test_the_environment_variable_is_read_once_at_import_and_reaches_admission_the_caches_and_the_workers():
     done = read_limits({limits.MEMORY_BUDGET_ENV: "690"})
     assert done.returncode == 0, done.stderr
-    heavy, admitted, caches, cached_total, workers = (int(v) for v in done.stdout.split())
+    heavy, admitted, caches, cached_total, *per_request, workers = (int(v) for v in done.stdout.split())
     expected = limits.budgeted(690_000_000)
     assert heavy == admitted == expected["HEAVY_MEMORY_BYTES"]
     assert caches == cached_total == sum(expected["CACHE_BUDGETS"].values())
+    assert per_request == [expected[name] for name in limits.PER_REQUEST]
     assert workers == 1
     unset = read_limits({})
     assert unset.stdout.split()[:2] == ["250000000", "250000000"] and unset.stdout.split()[-1] == "3"
+    assert unset.stdout.split()[4:7] == ["2000000", "100000", "1000000"]  # the per-request limits as documented
 
 
 def test_a_budget_that_is_not_a_number_stops_the_server_with_a_sentence():

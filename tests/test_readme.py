@@ -11,6 +11,8 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 def shown(value):
     if isinstance(value, str):
         return value
+    if isinstance(value, tuple):
+        return ", ".join(map(shown, value))
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:g}".replace("e+0", "e").replace("e+", "e")

@@ -307,3 +307,23 @@ def test_heavy_work_defers_no_longer_than_its_limit():
     release.set()
     small.join(5)
     assert 0.08 <= waited < 1.0, "heavy work always moves on"
+
+
+def test_quiet_waits_for_the_turns_to_stop_and_then_for_the_quiet_time():
+    """The warm-up's wait (facade.warm_up): not while a rerun holds a turn, and not until none has for a while."""
+    turns, log = Turns(wait_seconds=5), []
+    ready, release = threading.Event(), threading.Event()
+    small = started(holder, turns, ready, release, log, "small")
+    ready.wait(5)
+    quiet = threading.Event()
+    waiter = started(lambda: (turns.wait_quiet(0.2), quiet.set()))
+    time.sleep(0.3)
+    assert not quiet.is_set(), "a turn is held: not quiet, however long"
+    release.set()
+    small.join(5)
+    released = time.monotonic()
+    waiter.join(5)
+    assert quiet.is_set() and time.monotonic() - released >= 0.15, "quiet only after the quiet time"
+    begin = time.monotonic()
+    turns.wait_quiet(0.2)  # already quiet for longer than that: at once
+    assert time.monotonic() - begin < 0.1

@@ -131,9 +131,11 @@ MAX_LATEX_CHARS = 5_000
 # Unset, the values above hold. Set, `budgeted` scales the heavy requests' share (HEAVY_MEMORY_BYTES), the caches
 # (CACHE_BUDGETS) and the symbolic workers to what is left after the idle server and a headroom. A heavy request
 # over its share still runs alone (admission clamps it), so a small budget makes heavy visitors wait or get
-# "Server busy" sooner; small reruns never wait. What one request at the limits takes is not scaled: one
-# exploration of 10^5 elements or at MAX_WORK raised the server by 140-165 MiB alone, and the burst of
-# bench/public.py peaked at 665-761 MiB with a budget of 690 (bench/ANALYSIS.md, issue 17).
+# "Server busy" sooner; small reruns never wait. One request at the limits raised the server by 140-165 MiB alone,
+# more than a small tier's whole heavy share (the burst of bench/public.py peaked at 665-761 MiB with a budget of
+# 690 while only the shares scaled), so the per-request limits that size one request (MAX_WORK, MAX_X_ELEMENTS,
+# MAX_X_CHARS) scale by the same factor, never below PER_REQUEST_FLOOR of their defaults: a request over them is
+# refused with the limit's own sentence, before any work.
 MEMORY_BUDGET_ENV = "EXPLORER_MEMORY_BUDGET_MB"
 # Measured on this stack (bench/ANALYSIS.md, issue 17): the server after its first page, torch + streamlit +
 # sympy + plotly imported, holds 387 MiB resident (406 MB); each symbolic worker 80-96 MiB once warm.
@@ -143,17 +145,22 @@ SYMBOLIC_WORKER_BYTES = 95_000_000
 # Streamlit's outgoing messages, and the allocator's slack after heavy work.
 MEMORY_HEADROOM_BYTES = 60_000_000
 MIN_HEAVY_MEMORY_BYTES = 20_000_000  # below this, every heavy request would run alone anyway
+PER_REQUEST_FLOOR = 0.25  # a budget shrinks the per-request limits to a quarter of their defaults at most
+PER_REQUEST = ("MAX_WORK", "MAX_X_ELEMENTS", "MAX_X_CHARS")
 # The values above, before any budget: what a budget scales down from, never up.
 _UNBUDGETED = {"HEAVY_MEMORY_BYTES": HEAVY_MEMORY_BYTES, "SYMBOLIC_WORKERS": SYMBOLIC_WORKERS,
-              "CACHE_BUDGETS": dict(CACHE_BUDGETS)}
+              "CACHE_BUDGETS": dict(CACHE_BUDGETS), "MAX_WORK": MAX_WORK, "MAX_X_ELEMENTS": MAX_X_ELEMENTS,
+              "MAX_X_CHARS": MAX_X_CHARS}
 
 
 def budgeted(budget_bytes):
-    """The settings a total memory budget allows: {"HEAVY_MEMORY_BYTES", "CACHE_BUDGETS", "SYMBOLIC_WORKERS"}.
+    """The settings a total memory budget allows: {"HEAVY_MEMORY_BYTES", "CACHE_BUDGETS", "SYMBOLIC_WORKERS"} and
+    the per-request limits of PER_REQUEST.
 
     After the idle server and the headroom, each symbolic worker takes SYMBOLIC_WORKER_BYTES (one at least,
     one more per 250 MB left over, up to the default three); what remains is split between the caches and the
-    heavy requests in the defaults' proportion, never above the defaults. Raises ValueError when the budget
+    heavy requests in the defaults' proportion, never above the defaults; the per-request limits scale by the
+    same factor as the heavy share, down to PER_REQUEST_FLOOR of their defaults. Raises ValueError when the budget
     cannot hold the idle server, one worker and the smallest heavy share."""
     heavy_default, caches = _UNBUDGETED["HEAVY_MEMORY_BYTES"], _UNBUDGETED["CACHE_BUDGETS"]
     spare = budget_bytes - IDLE_SERVER_BYTES - MEMORY_HEADROOM_BYTES
@@ -168,8 +175,10 @@ def budgeted(budget_bytes):
         raise ValueError(f"{MEMORY_BUDGET_ENV}={budget_bytes / 1e6:g} MB cannot hold the idle server "
                          f"(~{IDLE_SERVER_BYTES / 1e6:.0f} MB), a symbolic worker and heavy work: "
                          f"give it {least / 1e6:.0f} MB at least")
+    per_request = max(PER_REQUEST_FLOOR, scale)
     return {"HEAVY_MEMORY_BYTES": heavy, "SYMBOLIC_WORKERS": workers,
-            "CACHE_BUDGETS": {name: int(budget * scale) for name, budget in caches.items()}}
+            "CACHE_BUDGETS": {name: int(budget * scale) for name, budget in caches.items()},
+            **{name: int(_UNBUDGETED[name] * per_request) for name in PER_REQUEST}}
 
 
 def _budget_from_environment():
@@ -191,3 +200,4 @@ if _BUDGETED is not None:
     SYMBOLIC_WORKERS = _BUDGETED["SYMBOLIC_WORKERS"]
     CACHE_BUDGETS = _BUDGETED["CACHE_BUDGETS"]
     CACHE_BYTES = sum(CACHE_BUDGETS.values())
+    MAX_WORK, MAX_X_ELEMENTS, MAX_X_CHARS = (_BUDGETED[name] for name in PER_REQUEST)

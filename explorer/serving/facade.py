@@ -82,21 +82,24 @@ def _warm_torch_func():
     gc.freeze()  # without a collection first: a full one here held the GIL ~70 ms while the first reruns waited
 
 
-# The warm-up waits this long after the first page's script ends. Started at once, its ~1.8 s of imports held
-# the GIL while the event loop sent that page and the browser drew it: a cold start's first page came 1.6 s later
-# (14.4 s against 12.8 s without it, bench/ANALYSIS.md).
+# The warm-up waits this long after the first page's script ends, and then for a quiet moment (no rerun for
+# WARM_UP_QUIET_SECONDS). Started at once, its ~1.8 s of imports held the GIL while the event loop sent that page
+# and the browser drew it (cold start to the first full page: median 12.95 s, 11.68 s with the wait); started
+# during a burst, it held up a small session's edits (bench/ANALYSIS.md).
 WARM_UP_DELAY_SECONDS = 5.0
+WARM_UP_QUIET_SECONDS = 1.0
 
 
 def _warm_later():
     time.sleep(WARM_UP_DELAY_SECONDS)
+    TURNS.wait_quiet(WARM_UP_QUIET_SECONDS)
     _warm_torch_func()
 
 
 def warm_up():
     """After the first page is out, from the entry script: warm what a later rerun would otherwise wait for, in
-    a thread of its own, once per process, WARM_UP_DELAY_SECONDS later. Not in start(): the first run's page
-    would share the CPU with it."""
+    a thread of its own, once per process, WARM_UP_DELAY_SECONDS later and when no rerun has run for
+    WARM_UP_QUIET_SECONDS. Not in start(): the first run's page would share the CPU with it."""
     with _started:
         if _WARMED:
             return

@@ -38,6 +38,7 @@ class Turns:
         self._back = deque()  # thread idents of reruns coming back, in arrival order
         self._holder = None  # the ident of the thread whose turn it is
         self._since = 0.0  # when the holder took the turn
+        self._last = time.monotonic()  # when a turn was last asked for, taken or given up
         self.late = 0  # turns waited for in vain (the rerun ran anyway): for tests and the bench
         self.deferred = 0  # times heavy work waited for small reruns (for tests and the bench)
         self.preempted = 0  # turns given up at a checkpoint after a quantum (for tests and the bench)
@@ -58,8 +59,18 @@ class Turns:
         """Give the turn up for the rest of the block: what follows shares the CPU with everyone."""
         with self._changed:
             if self._holder == threading.get_ident():
-                self._holder = None
+                self._holder, self._last = None, time.monotonic()
                 self._changed.notify_all()
+
+    def wait_quiet(self, seconds):
+        """Block until no rerun has held, asked for or given up a turn for `seconds`: the server is idle.
+        For work nobody waits for (the warm-up), so that it never shares the CPU with a page being made."""
+        with self._changed:
+            while True:
+                since = time.monotonic() - self._last
+                if self._holder is None and not self._queued() and since >= seconds:
+                    return
+                self._changed.wait(max(seconds - since, 0.05))
 
     def defer(self, seconds=None):
         """Heavy work, between two pieces: wait while a rerun holds or waits for a turn, so the small reruns go
@@ -115,6 +126,7 @@ class Turns:
         deadline = time.monotonic() + self.wait_seconds
         with self._changed:
             line.append(me)
+            self._last = time.monotonic()
             try:
                 while self._holder is not None or self._next() != me:
                     left = deadline - time.monotonic()
