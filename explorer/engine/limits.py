@@ -89,7 +89,9 @@ HEAVY_WAIT_SECONDS = 10.0  # a heavy request waiting longer than this is refused
 TURN_MAX_ELEMENTS = 2_000
 TURN_MAX_OPERATIONS = 48
 TURN_WAIT_SECONDS = 3.0  # a rerun that waited this long for its turn runs anyway
-TURN_QUANTUM_SECONDS = 0.05  # a turn held longer than this, while others wait, is given up at the next view
+TURN_QUANTUM_SECONDS = 0.25  # a turn held longer than this, while others wait, is given up at the next view (0.05 cost
+# a class of 30 sessions 10.5x its single-session p95, against 5.3x at 0.25 and 3.5-4.3x never; the burst's small
+# session kept p95 under 1 s at 0.05 and 0.25, not without it: bench/ANALYSIS.md)
 HEAVY_DEFER_SECONDS = 1.0  # heavy work waits at most this long for the small reruns, between two of its pieces
 
 # Memory held between reruns: every cache shared by the sessions, in bytes as explorer.serving.cache.deep_size
