@@ -87,7 +87,7 @@ def page():
     session.share_link(view)
 
 
-# Small reruns run one at a time, new ones first: with one GIL, sessions computing at once all finish late.
+# Small reruns run one at a time, in arrival order: with one GIL, sessions computing at once all finish late.
 with facade.turn():
     page()
 facade.warm_up()  # once per process, after the first page is out: torch.func's first call, off the visitor's path

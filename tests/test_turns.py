@@ -1,4 +1,4 @@
-"""Turns: small reruns run one at a time, first come first served; waits and heavy work give the turn up."""
+"""Turns: small reruns run one at a time, in arrival order; waits and heavy work give the turn up."""
 
 import threading
 import time
@@ -201,37 +201,32 @@ def test_an_exploration_admission_counts_as_heavy_gives_the_turn_up():
         assert not TURNS.holds()
 
 
-def test_a_new_rerun_goes_before_one_coming_back_from_a_wait():
+def test_a_rerun_coming_back_from_a_wait_keeps_its_place_before_later_arrivals():
     turns, log = Turns(wait_seconds=5), []
-    first_ready, release_first = threading.Event(), threading.Event()
-    first = started(holder, turns, first_ready, release_first, log, "first")
-    first_ready.wait(5)
     back_waiting, back_release = threading.Event(), threading.Event()
 
     def coming_back():
-        with turns.turn():  # waits behind "first"
-            with turns.aside():
+        with turns.turn():
+            with turns.aside():  # waits for something else: the turn goes on meanwhile
                 back_waiting.set()
                 back_release.wait(5)
             log.append("back runs")
 
-    # "back" must hold a turn before it can come back: let it run first, then hold "first"'s line again
-    release_first.set()
-    first.join(5)
     back = started(coming_back)
     back_waiting.wait(5)
     second_ready, release_second = threading.Event(), threading.Event()
-    second = started(holder, turns, second_ready, release_second, log, "second")
+    second = started(holder, turns, second_ready, release_second, log, "second")  # arrives after "back"
     second_ready.wait(5)
-    back_release.set()  # "back" queues in the second line while "second" holds the turn
-    wait_until(lambda: turns.waiting == 1)
     newcomer = started(holder, turns, threading.Event(), release_second, log, "newcomer")
+    wait_until(lambda: turns.waiting == 1)
+    back_release.set()  # "back" queues behind "newcomer" in time, but it arrived first
     wait_until(lambda: turns.waiting == 2)
     release_second.set()
     for thread in (second, back, newcomer):
         thread.join(5)
     runs = [entry for entry in log if entry.endswith("runs")]
-    assert runs == ["first runs", "second runs", "newcomer runs", "back runs"]
+    assert runs == ["second runs", "back runs", "newcomer runs"]
+    assert turns.late == 0
 
 
 def test_a_turn_held_past_its_quantum_is_given_up_at_a_checkpoint_only_when_others_wait():

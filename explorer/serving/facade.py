@@ -6,7 +6,7 @@ One process serves every session, so each request passes the same three gates:
   peak and its heaviest view's (the plot's batched samples, the check), and its reservation lasts as long as the
   result does, so the views of a result run within it: a view never queues for memory behind newer requests
   while its session holds the result it needs, and a heavy link is queued or refused as a whole;
-- turns (explorer.serving.turns): small reruns run one at a time, new ones first; a rerun that held its turn
+- turns (explorer.serving.turns): small reruns run one at a time in arrival order; a rerun that held its turn
   longer than a quantum gives it up at the next view (TURNS.checkpoint). Heavy work, and every view of a heavy
   exploration, gives its turn up first, and before each piece waits while small reruns run (TURNS.defer).
 
@@ -108,7 +108,7 @@ def warm_up():
 
 
 def turn():
-    """The whole rerun in a turn: small reruns run one at a time, new ones first (explorer.serving.turns)."""
+    """The whole rerun in a turn: small reruns run one at a time, in arrival order (explorer.serving.turns)."""
     return TURNS.turn()
 
 

@@ -1,19 +1,19 @@
-"""Small reruns take turns: one runs at a time; a rerun that has just arrived goes first.
+"""Small reruns take turns: one runs at a time, in the order the reruns arrived.
 
 Every session is a thread of one process, and the threads share one GIL. Reruns that
 run at once share the CPU in 5 ms slices and all finish late, the first as late as the
 last; taken in turns, each finishes as soon as the ones ahead of it have. Same work,
 a shorter tail (bench/ANALYSIS.md has the class's figures).
 
-Two lines, served in this order, each first come, first served:
-- new reruns, at their start;
-- reruns coming back: from waiting for something that is not the CPU (another session
-  computing the same input, the symbolic worker, Graphviz), or from a turn they held longer
-  than limits.TURN_QUANTUM_SECONDS while others waited (they give it up at the next
-  `checkpoint`, between two views).
-So a student's edit (tens of milliseconds) waits behind at most the new reruns ahead of it
-and one quantum, not behind every long rerun of a class that opened every section. This is
-a two-level feedback queue, as operating systems schedule short jobs first.
+One line, ordered by each rerun's arrival:
+- a rerun that gives its turn up while it waits for something that is not the CPU (another
+  session computing the same input, the symbolic worker, Graphviz) comes back to its old
+  place, ahead of every rerun that arrived after it: waiting never sends it to the back;
+- a rerun that held its turn longer than limits.TURN_QUANTUM_SECONDS while others waited
+  gives it up at the next `checkpoint` (between two views) and queues as if it arrived then,
+  behind the reruns already waiting.
+So a student's edit (tens of milliseconds) waits behind the reruns that arrived before it,
+each for at most one quantum, and a rerun is never overtaken by ones that came after it.
 
 Heavy work (explorer.engine.cost, the one model admission reads too) gives the turn up
 for good, so a small rerun never queues behind a large one; and between its pieces (parsing,
@@ -24,7 +24,7 @@ limits.TURN_WAIT_SECONDS; past that the rerun runs anyway, as it would without t
 
 import threading
 import time
-from collections import deque
+import itertools
 from contextlib import contextmanager
 
 from explorer.engine import limits
@@ -34,8 +34,9 @@ class Turns:
     def __init__(self, wait_seconds=None):
         self.wait_seconds = limits.TURN_WAIT_SECONDS if wait_seconds is None else wait_seconds
         self._changed = threading.Condition()
-        self._new = deque()  # thread idents of new reruns, in arrival order
-        self._back = deque()  # thread idents of reruns coming back, in arrival order
+        self._line = []  # (place, tie, ident) of the reruns waiting; the lowest place goes next
+        self._places = {}  # ident -> the place of the rerun that thread runs: its arrival, or its last preemption
+        self._ties = itertools.count()
         self._holder = None  # the ident of the thread whose turn it is
         self._since = 0.0  # when the holder took the turn
         self._last = time.monotonic()  # when a turn was last asked for, taken or given up
@@ -49,11 +50,14 @@ class Turns:
     @contextmanager
     def turn(self):
         """Wait for this thread's turn, and keep it (unless given up) for the with-block."""
-        self._take(self._new)
+        me = threading.get_ident()
+        self._places[me] = time.monotonic()
         try:
+            self._take()
             yield
         finally:
             self.step_aside()
+            self._places.pop(me, None)
 
     def step_aside(self):
         """Give the turn up for the rest of the block: what follows shares the CPU with everyone."""
@@ -91,7 +95,7 @@ class Turns:
 
     @contextmanager
     def aside(self):
-        """Give the turn up while waiting for something else; take a new one (at the back) after."""
+        """Give the turn up while waiting for something else; take it again after, in the rerun's old place."""
         held = self.holds()
         if held:
             self.step_aside()
@@ -99,11 +103,11 @@ class Turns:
             yield
         finally:
             if held:
-                self._take(self._back)
+                self._take()
 
     def checkpoint(self, quantum=None):
         """Between two views: a turn held longer than `quantum` (limits.TURN_QUANTUM_SECONDS) while others wait
-        is given up, and taken again behind the new reruns."""
+        is given up, and taken again behind the reruns already waiting."""
         quantum = limits.TURN_QUANTUM_SECONDS if quantum is None else quantum
         with self._changed:
             if self._holder != threading.get_ident() or not self._queued():
@@ -111,21 +115,23 @@ class Turns:
             if time.monotonic() - self._since < quantum:
                 return
             self._holder = None
+            self._places[threading.get_ident()] = time.monotonic()
             self.preempted += 1
             self._changed.notify_all()
-        self._take(self._back)
+        self._take()
 
     def _queued(self):
-        return len(self._new) + len(self._back)
+        return len(self._line)
 
     def _next(self):
-        return (self._new or self._back)[0]
+        return min(self._line)[2]
 
-    def _take(self, line):
+    def _take(self):
         me = threading.get_ident()
         deadline = time.monotonic() + self.wait_seconds
+        entry = (self._places.get(me, time.monotonic()), next(self._ties), me)
         with self._changed:
-            line.append(me)
+            self._line.append(entry)
             self._last = time.monotonic()
             try:
                 while self._holder is not None or self._next() != me:
@@ -136,7 +142,7 @@ class Turns:
                     self._changed.wait(left)
                 self._holder, self._since = me, time.monotonic()
             finally:
-                line.remove(me)
+                self._line.remove(entry)
                 self._changed.notify_all()  # the next in line may be the one to go now
 
     @property
