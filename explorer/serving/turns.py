@@ -22,9 +22,9 @@ at most limits.HEAVY_DEFER_SECONDS each time. A turn is waited for at most
 limits.TURN_WAIT_SECONDS; past that the rerun runs anyway, as it would without turns.
 """
 
+import itertools
 import threading
 import time
-import itertools
 from contextlib import contextmanager
 
 from explorer.engine import limits
