@@ -18,9 +18,7 @@ import re
 import shutil
 
 import graphviz
-import nbformat
 import numpy as np
-from nbformat import v4
 
 from explorer.engine.fold import fold_constant
 from explorer.engine.language import CALLS, CONSTANTS, INPUT_NAME, REDUCTIONS
@@ -309,21 +307,34 @@ def export_notebook(x_text, layers_text):
     return notebook_for(parse_layers(layers_text), parse_x(x_text))
 
 
-def notebook_for(program, x):
-    """export_notebook of an input already parsed."""
-    notebook = v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text)
-        for kind, text in _sections(program, x)
-    ]
-    nbformat.validate(notebook)
-    return notebook
+def notebook_for(program, x, more=()):
+    """export_notebook of an input already parsed; `more` (kind, text) cells after its own."""
+    return new_notebook([*_sections(program, x), *more])
 
 
 def notebook_text(program, x):
     """The notebook as the .ipynb file's text."""
-    return nbformat.writes(nbformat.from_dict(notebook_for(program, x)))
+    return notebook_file(notebook_for(program, x))
+
+
+def new_notebook(cells):
+    """A validated nbformat v4 notebook of (kind, text) cells: "code" ones, and markdown. nbformat is imported on
+    the first export, not at start-up: 0.10-0.15 s less before the first page (bench/ANALYSIS.md, cold start)."""
+    import nbformat
+    from nbformat import v4
+
+    notebook = v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text) for kind, text in cells]
+    nbformat.validate(notebook)
+    return notebook
+
+
+def notebook_file(notebook):
+    """A notebook as the .ipynb file's text."""
+    import nbformat
+
+    return nbformat.writes(nbformat.from_dict(notebook))
 
 
 def dot_export(exploration, name="sum", step=None, plain=False, at=None, fold=False):

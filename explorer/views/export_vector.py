@@ -4,14 +4,12 @@ of the output by every leaf, printed by torch.autograd.functional.jacobian, so t
 
 import math
 
-import nbformat
-from nbformat import v4
-
 from explorer.engine import limits
 from explorer.engine.shapes import infer
 from explorer.views.export import (
     layer_line,
     leaf_definitions,
+    notebook_file,
     notebook_for,
     reached_leaves,
     script_for,
@@ -74,10 +72,9 @@ def exploration_script(result):
 
 def exploration_notebook(result):
     """The notebook the page exports, as the .ipynb file's text: notebook_for, then the vector's cells."""
-    notebook = notebook_for(result.program, result.x)
+    more = []
     if result.vector is not None:
         output = script_names(result.program)[result.program.output.name]
-        notebook.cells.append(v4.new_markdown_cell(VECTOR_WORDS.format(z=output)))
-        notebook.cells += [v4.new_code_cell(cell) for cell in vector_cells(result.program, result.x, result.vector)]
-        nbformat.validate(notebook)
-    return nbformat.writes(nbformat.from_dict(notebook))
+        more = [("markdown", VECTOR_WORDS.format(z=output)),
+                *(("code", cell) for cell in vector_cells(result.program, result.x, result.vector))]
+    return notebook_file(notebook_for(result.program, result.x, more))

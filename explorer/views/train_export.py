@@ -6,12 +6,10 @@ explorer.engine.training.train does, step for step, and prints each loss as Pyth
 numbers are the page's. A loss that turns inf or nan stops the loop with the page's note.
 """
 
-import nbformat
-from nbformat import v4
 
 from explorer.engine.language import INPUT_NAME
 from explorer.engine.training import LOSSES
-from explorer.views.export import forward_code
+from explorer.views.export import forward_code, new_notebook, notebook_file
 
 # Each optimizer as explorer.engine.training.OPTIMIZERS builds it, written out.
 OPTIMIZER_CODE = {
@@ -83,9 +81,4 @@ def training_script(program, x, steps, lr, reduction, optimizer):
 
 def training_notebook(program, x, steps, lr, reduction, optimizer):
     """The same code as training_script, as an nbformat v4 notebook's text."""
-    notebook = v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text)
-                      for kind, text in training_cells(program, x, steps, lr, reduction, optimizer)]
-    nbformat.validate(notebook)
-    return nbformat.writes(notebook)
+    return notebook_file(new_notebook(training_cells(program, x, steps, lr, reduction, optimizer)))
