@@ -302,9 +302,8 @@ def server_limits(env=None):
     """The per-request limits (limits.PER_REQUEST) of a server started with `env` added: a memory budget
     (EXPLORER_MEMORY_BUDGET_MB) scales them, so a burst on it sends the largest inputs *it* allows."""
     text = (env or {}).get(limits.MEMORY_BUDGET_ENV)
-    if text:
-        return {name: limits.budgeted(int(float(text) * 1_000_000))[name] for name in limits.PER_REQUEST}
-    return {name: getattr(limits, name) for name in limits.PER_REQUEST}
+    settings = limits.budgeted(int(float(text) * 1_000_000)) if text else vars(limits)
+    return {name: settings[name] for name in limits.PER_REQUEST}
 
 
 def heavy_inputs(index, caps=None):
