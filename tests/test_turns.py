@@ -136,6 +136,21 @@ def test_an_exception_gives_the_turn_back():
     assert log == ["next runs", "next done"] and time.monotonic() - begin < 0.5
 
 
+def test_a_turn_inside_a_turn_is_the_same_turn():
+    turns, log, release = Turns(wait_seconds=5), [], threading.Event()
+    release.set()
+    begin = time.monotonic()
+    with turns.turn():
+        with turns.turn():  # a fragment drawn by the page's full run takes no second turn
+            assert turns.holds()
+        assert turns.holds(), "the inner block gives the outer turn up with it"
+        later = started(holder, turns, threading.Event(), release, log, "later")
+        time.sleep(0.1)
+        assert log == [], "a rerun that arrived later waits for the outer block"
+    later.join(5)
+    assert log == ["later runs", "later done"] and turns.late == 0 and time.monotonic() - begin < 1.0
+
+
 def test_a_turn_held_too_long_is_waited_for_no_longer_than_the_limit():
     turns, log = Turns(wait_seconds=0.2), []
     with held(turns, log, "stuck"):

@@ -49,8 +49,12 @@ class Turns:
 
     @contextmanager
     def turn(self):
-        """Wait for this thread's turn, and keep it (unless given up) for the with-block."""
+        """Wait for this thread's turn, and keep it (unless given up) for the with-block. Inside a turn already
+        (a fragment the page draws in its full run, which on its own rerun takes a turn of its own), one turn."""
         me = threading.get_ident()
+        if me in self._places:
+            yield
+            return
         self._places[me] = time.monotonic()
         try:
             self._take()
