@@ -5,6 +5,8 @@ explorer/ (explorer.page draws, explorer.serving caches and admits, below them t
 Sections that are not always needed are lazy: a closed tab or expander runs nothing and sends nothing.
 """
 
+import weakref
+
 import streamlit as st
 import torch
 
@@ -27,6 +29,7 @@ def page():
     )
     session.init_state()
     view = session.view_options()
+    link = session.link_area()
 
     if not view.present:  # a projector needs the room: the browser's tab still names the page
         st.title("Autograd graph explorer")
@@ -39,15 +42,11 @@ def page():
         if result is not None:
             selection = session.selection(result)
             pass_view.choose_view(result, selection, view.present)
-            if view.shows("steps"):
-                pass_view.step_through(result, selection)
+            step_and_graph(weakref.ref(result), selection, view, graph_area, link)
             if view.present and view.shows("plot"):  # a projector: the plot under the step, beside the graph
                 pass_view.tangent(result, selection, present=True)
 
     if result is not None:
-        if graph_area is not None:
-            with graph_area:
-                pass_view.autograd_graph(result, selection, view.present)
         below = ("grads" if view.shows("grads") else "forward",) if view.present else ("plot", "grads")
         for column, section in common.row(view, below):
             with column:
@@ -84,7 +83,27 @@ def page():
                 if export.open:
                     checks.exports(result, selection)
 
-    session.share_link(view)
+    if result is None:  # else the fragment drew it
+        session.share_link(view, link)
+
+
+@st.fragment
+def step_and_graph(explored, selection, view, graph_area, link):
+    """The step slider with its step, and the graph with its toggles, in the graph's column: moving one of them
+    reruns this alone, with a Selection of its own, and the sidebar's link. `explored` is a weak reference:
+    a fragment's arguments live until the next full run, and the result's admission reservation with them."""
+    result = explored()
+    if result is None:  # no longer cached: the page computes it again
+        st.rerun(scope="app")
+    with facade.turn():  # in the full run, the page's own turn
+        if session.fragment_rerun():  # the full run's selection is the one it was called with
+            selection = session.selection(result)
+        if view.shows("steps"):
+            pass_view.step_through(result, selection)
+        if graph_area is not None:
+            with graph_area:
+                pass_view.autograd_graph(result, selection, view.present)
+    session.share_link(view, link)  # a step or a toggle is in the link too
 
 
 # Small reruns run one at a time, in arrival order: with one GIL, sessions computing at once all finish late.

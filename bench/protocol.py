@@ -34,12 +34,14 @@ class Run:
     warnings: list = field(default_factory=list)  # warning alerts, as text
     latex: list = field(default_factory=list)  # every st.latex body
     plots: int = 0  # plotly charts drawn
+    fragments: set = field(default_factory=set)  # ids of the fragments that drew in this run
     messages: int = 0
     bytes: int = 0
 
     @property
     def ok(self):
-        return self.status == FINISHED.FINISHED_SUCCESSFULLY and not self.errors
+        done = (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+        return self.status in done and not self.errors
 
 
 class Session:
@@ -71,15 +73,19 @@ class Session:
         self.ws.close()
 
 
-    def rerun(self, values=None, raw=None, within=None):
+    def rerun(self, values=None, raw=None, within=None, fragment=None):
         """Ask for a rerun with these widget values (key -> str); wait for script_finished.
+        `fragment` (an id from an earlier Run.fragments) asks for that fragment's rerun alone, as the page
+        does when a widget drawn by the fragment changes.
 
         `raw` (key -> (WidgetState field, value)) sends a value in any field, e.g. ("double_value", inf)
-        for a text input: what a hand-made message can do.
+        for a text input: what a hand-made message can do; a list fills an array field.
         `within` bounds the whole wait in seconds (the socket's timeout bounds each message):
         past it, websocket.WebSocketTimeoutException, and the session should be closed.
         """
         message = self._rerun_message(values or {}, raw or {})
+        if fragment:
+            message.rerun_script.fragment_id = fragment
         start = time.perf_counter()
         end = None if within is None else time.monotonic() + within
         self.ws.send_binary(message.SerializeToString())
@@ -113,7 +119,10 @@ class Session:
         for key, (field_name, value) in raw.items():
             widget = state.widget_states.widgets.add()
             widget.id = self.widget_ids[key]
-            setattr(widget, field_name, value)
+            if isinstance(value, list):  # an array field: ("double_array_value", [3]) is a slider's value
+                getattr(widget, field_name).data.extend(value)
+            else:
+                setattr(widget, field_name, value)
         return message
 
     def _take(self, payload, run):
@@ -131,8 +140,11 @@ class Session:
             self.query_string = message.page_info_changed.query_string
         elif kind == "script_finished":
             run.status = message.script_finished
-        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-            self._take_element(message.delta.new_element, run)
+        elif kind == "delta":
+            if message.delta.fragment_id:
+                run.fragments.add(message.delta.fragment_id)
+            if message.delta.WhichOneof("type") == "new_element":
+                self._take_element(message.delta.new_element, run)
 
     def _take_element(self, element, run):
         kind = element.WhichOneof("type")

@@ -111,10 +111,24 @@ def view_options():
     return View(bool(present), hidden)
 
 
-def share_link(view):
-    """The sidebar's link to this view, drawn last so it holds every widget's value from this run."""
-    values = {key: st.session_state.get(key) for key in state.SHARED_KEYS}
-    with st.sidebar:
+def link_area():
+    """The sidebar's place for the link: one element, which the step's fragment fills on its own reruns too
+    (Streamlit keeps a fragment's place in an outside container only if its full run wrote there)."""
+    return st.sidebar.empty()
+
+
+def fragment_rerun():
+    """True while a fragment reruns alone: the rest of the page stays as the last full run drew it."""
+    context = get_script_run_ctx()
+    return bool(context is not None and context.fragment_ids_this_run)
+
+
+def share_link(view, area):
+    """The sidebar's link to this view, into `area`. Drawn by the step's fragment, before the sections below it,
+    it reads what they are about to use: the session's values (the browser sent them when the run began), and a
+    link's for a widget its first run has not drawn yet (Streamlit seeds a bound widget from the link)."""
+    values = {key: _current(key) for key in state.SHARED_KEYS}
+    with area.container():
         st.markdown("**Link to this view**")
         typed = sum(len(str(values.get(key) or "")) for key in ("x", "layers", "vector"))
         texts = "x, the layers and the vector" if values.get("vector") else "x and the layers"

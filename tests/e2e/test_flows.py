@@ -37,6 +37,10 @@ def test_step_through_highlights_each_node_and_ends_at_x_grad(page, server):
         slider.press("ArrowRight")
     wait_text(page, "step 3 of 6: PowBackward0")
     page.wait_for_selector(f"{GRAPH} polygon[fill='#ffb347']")
+    # The slider's fragment reruns the link too: the sidebar offers this step, not the one the page was drawn at.
+    link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]')
+    link.filter(has_text="backward_step=3").wait_for()
+    assert link.count() == 1
     screenshot(page, "step_through")
 
 
