@@ -119,6 +119,13 @@ def headline(results):
         rows.append(("Instant tangent: websocket frames sent during slider clicks", "0",
                      f"{tangent['frames_sent']} in {tangent['clicks']} clicks "
                      f"(click to redraw p50 {ms(tangent['latency']['p50'])})", verdict(tangent["frames_sent"] == 0)))
+    step = (tangent or {}).get("step_move")
+    if step:
+        floor = edit["floor"]["cached"]["total"]["p50"]
+        r = ratio(step["latency"]["p50"], floor)
+        rows.append(("Step move in Chromium (the step and the graph, a fragment): p50 / the floor's edit p50",
+                     "none set", f"{times(r)} ({ms(step['latency']['p50'])} / {ms(floor)}; p95 "
+                     f"{ms(step['latency']['p95'])}; {step['frames_received']} frames received a move)", "context"))
     if results.get("public"):
         rows += public_rows(results["public"])
     elif results.get("burst"):
@@ -584,6 +591,8 @@ How each number is taken (details in each bench/ module's docstring):
   floor app has no select box, so the target is absolute.
 - **Instant tangent**: clicks on the plot's slider rail, timed in the page from mousedown to the frame after
   Plotly's `plotly_restyle`; the page's websocket frames are counted by Playwright.
+- **Step move**: on the same page, the step slider's arrow key, from the key press to the first frame showing that
+  step's text and its orange node with the script idle (bench/step_move.py); the slider and the graph are a fragment.
 """
 
 

@@ -37,6 +37,7 @@ from bench import (
     scale,
     server_profile,
     server_time,
+    step_move,
     tangent,
 )
 from bench.common import APP, CLOUD_ENV, OUT, ROOT, CpuWatch
@@ -59,7 +60,10 @@ PUBLIC_QUICK = {"reruns": 50, "memory_seconds": 12, "burst_sessions": 6, "burst_
 
 
 def measure_edit_latency(s):
-    return edit_latency.run(edits=s["edits"], after=lambda page, frames: tangent.measure(page, frames, s["clicks"]))
+    def after(page, frames):  # on the app's page after its edits: the plot's slider, then the step slider
+        return {**tangent.measure(page, frames, s["clicks"]), "step_move": step_move.measure(page, frames, s["clicks"])}
+
+    return edit_latency.run(edits=s["edits"], after=after)
 
 
 def measure_server_time(s):
