@@ -33,8 +33,26 @@ def requirement(name):
 def test_requirements_pin_torch_and_keep_setuptools_for_torchviz():
     assert requirement("torch") == "torch==2.13.0", "an unpinned torch pulls a multi-GB CUDA build"
     assert requirement("setuptools") is not None, "torchviz 0.0.3 imports distutils, gone from Python 3.12"
-    for name in ("streamlit", "torchviz", "graphviz", "plotly", "sympy", "nbformat"):
+    for name in ("streamlit", "torchviz", "graphviz", "plotly", "orjson", "sympy", "nbformat"):
         assert requirement(name), f"{name} is missing from requirements.txt"
+
+
+def test_plotly_encodes_the_figure_with_orjson():
+    """Every rerun with a plot encodes it with plotly.io.to_json; its "auto" engine takes orjson if it imports."""
+    from plotly.io._json import JsonConfig, to_json_plotly
+
+    assert JsonConfig().default_engine == "auto"
+    calls = []
+    import orjson
+
+    real_dumps = orjson.dumps
+    try:
+        orjson.dumps = lambda *args, **kwargs: calls.append(1) or real_dumps(*args, **kwargs)
+        assert json.loads(to_json_plotly({"data": [{"x": [0.5, 1.0], "y": [2.0, -0.0]}]})) == {
+            "data": [{"x": [0.5, 1.0], "y": [2.0, -0.0]}]}
+    finally:
+        orjson.dumps = real_dumps
+    assert calls, "plotly fell back to the json module: orjson is not installed"
 
 
 def test_packages_txt_installs_graphviz_for_the_svg_export():
