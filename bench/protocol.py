@@ -35,6 +35,7 @@ class Run:
     latex: list = field(default_factory=list)  # every st.latex body
     plots: int = 0  # plotly charts drawn
     fragments: set = field(default_factory=set)  # ids of the fragments that drew in this run
+    unfragmented: int = 0  # deltas outside every fragment: a full run's (a fragment's rerun sends none)
     messages: int = 0
     bytes: int = 0
 
@@ -100,6 +101,16 @@ class Session:
         run.seconds = time.perf_counter() - start
         return run
 
+    def next_run(self):
+        """The run the server starts on its own after one that ended early for it (FINISHED_EARLY_FOR_RERUN):
+        `st.rerun()` in a script or a fragment. Waits for its script_finished, as rerun() does."""
+        start = time.perf_counter()
+        run = Run(seconds=0.0)
+        while run.status is None:
+            self._take(self.ws.recv(), run)
+        run.seconds = time.perf_counter() - start
+        return run
+
     def _rerun_message(self, values, raw):
         message = BackMsg()
         state = message.rerun_script
@@ -143,6 +154,8 @@ class Session:
         elif kind == "delta":
             if message.delta.fragment_id:
                 run.fragments.add(message.delta.fragment_id)
+            else:
+                run.unfragmented += 1
             if message.delta.WhichOneof("type") == "new_element":
                 self._take_element(message.delta.new_element, run)
 

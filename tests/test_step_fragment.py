@@ -3,7 +3,8 @@ step, the graph and the sidebar's link alone, through a real `streamlit run`, sp
 
 import pytest
 
-from bench.protocol import Session
+from bench.protocol import FINISHED, Session
+from explorer.engine.limits import CACHE_MAX_ENTRIES
 from tests.harness import APP, served
 
 pytestmark = pytest.mark.e2e  # a real `streamlit run` server
@@ -34,7 +35,7 @@ def test_moving_the_step_reruns_the_step_the_graph_and_the_link_alone(server):
         session.close()
     assert first.ok and first.plots == 1 and CURRENT_STEP not in first.graph
     assert moved.ok and moved.fragments == {fragment}
-    assert moved.plots == 0, "the plot, the numbers and the sections below are not drawn again"
+    assert moved.plots == 0 and moved.unfragmented == 0, "the plot, the numbers and the sections below: not redrawn"
     assert any(text.startswith("step 3 of 6: PowBackward0") for text in moved.code)
     assert CURRENT_STEP in moved.graph
     assert len(links(moved)) == 1 and "backward_step=3" in links(moved)[0]
@@ -54,3 +55,24 @@ def test_after_an_edit_the_step_belongs_to_the_new_input(server):
     assert moved.ok and moved.plots == 0
     assert any(text.startswith("step 5 of 6") for text in moved.code)
     assert "x=%5B%5B2." in links(moved)[0], "the link holds the edited x"
+
+
+def test_a_step_moved_after_its_result_left_the_cache_reruns_the_whole_page(server):
+    """The fragment holds its result by a weak reference (its arguments live until the next full run). Once the
+    result has left the cache, a step move finds it gone and asks for a full run, which draws the moved step."""
+    session, other = Session(server, link={"reduction": "mean"}), Session(server)
+    try:
+        (fragment,) = session.rerun().fragments
+        assert other.rerun().ok
+        for i in range(CACHE_MAX_ENTRIES["explorations"] + 1):  # the oldest exploration, the seed's, leaves
+            assert other.rerun({"layers": f"y = 3*x + {i}.25\nz = 2*y**2"}).ok
+        moved = step(session, fragment, 3)
+        page = session.next_run() if moved.status == FINISHED.FINISHED_EARLY_FOR_RERUN else None
+    finally:
+        session.close()
+        other.close()
+    assert moved.status == FINISHED.FINISHED_EARLY_FOR_RERUN, "the fragment found its result gone"
+    assert page.ok and page.unfragmented > 0, "a full run: the page outside the fragment is drawn again"
+    assert any(text.startswith("step 3 of 6: PowBackward0") for text in page.code)
+    assert CURRENT_STEP in page.graph
+    assert "backward_step=3" in links(page)[0]
