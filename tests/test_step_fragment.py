@@ -14,7 +14,11 @@ CURRENT_STEP = "#ffb347"  # the orange of the step-through's current node (explo
 
 @pytest.fixture(scope="module")
 def server():
-    yield from served(APP)
+    for url in served(APP):
+        first = Session(url)  # the process's first page, with its placeholders (tests/e2e/test_first_page.py)
+        first.rerun()
+        first.close()
+        yield url
 
 
 def step(session, fragment, value):
