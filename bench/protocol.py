@@ -88,8 +88,17 @@ class Session:
         if fragment:
             message.rerun_script.fragment_id = fragment
         start = time.perf_counter()
-        end = None if within is None else time.monotonic() + within
         self.ws.send_binary(message.SerializeToString())
+        return self._finished(start, within)
+
+    def next_run(self, within=None):
+        """The run the server starts on its own after one that ended early for it (FINISHED_EARLY_FOR_RERUN):
+        `st.rerun()` in a script or a fragment. Waits for its script_finished, as rerun() does."""
+        return self._finished(time.perf_counter(), within)
+
+    def _finished(self, start, within):
+        """The messages of one run, until its script_finished; its seconds counted from `start`."""
+        end = None if within is None else time.monotonic() + within
         run = Run(seconds=0.0)
         try:
             while run.status is None:
@@ -98,16 +107,6 @@ class Session:
                 self._take(self.ws.recv(), run)
         finally:
             self.ws.settimeout(self.timeout)
-        run.seconds = time.perf_counter() - start
-        return run
-
-    def next_run(self):
-        """The run the server starts on its own after one that ended early for it (FINISHED_EARLY_FOR_RERUN):
-        `st.rerun()` in a script or a fragment. Waits for its script_finished, as rerun() does."""
-        start = time.perf_counter()
-        run = Run(seconds=0.0)
-        while run.status is None:
-            self._take(self.ws.recv(), run)
         run.seconds = time.perf_counter() - start
         return run
 

@@ -39,13 +39,11 @@ def test_requirements_pin_torch_and_keep_setuptools_for_torchviz():
 
 def test_plotly_encodes_the_figure_with_orjson():
     """Every rerun with a plot encodes it with plotly.io.to_json; its "auto" engine takes orjson if it imports."""
+    import orjson
     from plotly.io._json import JsonConfig, to_json_plotly
 
     assert JsonConfig().default_engine == "auto"
-    calls = []
-    import orjson
-
-    real_dumps = orjson.dumps
+    calls, real_dumps = [], orjson.dumps
     try:
         orjson.dumps = lambda *args, **kwargs: calls.append(1) or real_dumps(*args, **kwargs)
         assert json.loads(to_json_plotly({"data": [{"x": [0.5, 1.0], "y": [2.0, -0.0]}]})) == {
