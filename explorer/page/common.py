@@ -12,6 +12,9 @@ import streamlit as st
 from explorer.serving.admission import ServerBusy
 
 URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
+# A download reruns nothing: by default it reruns the page, and a second button clicked during that rerun names a
+# file the rerun has replaced, so its download never starts (a CI run saw it; Streamlit's docs name the race).
+DOWNLOAD_ONLY = "ignore"
 
 
 def drawn_safely(draw=None, *, fallback=None):

@@ -11,7 +11,7 @@ import streamlit as st
 from explorer.engine import limits
 from explorer.engine.errors import FormulaError
 from explorer.engine.training import LOSSES, OPTIMIZERS
-from explorer.page.common import URL, drawn_safely, markdown_text
+from explorer.page.common import DOWNLOAD_ONLY, URL, drawn_safely, markdown_text
 from explorer.page.state import FIELDS
 from explorer.serving import facade
 from explorer.views.plot import SpecFigure
@@ -85,7 +85,8 @@ def exports(result, steps, lr, reduction, optimizer):
     settings_ = (steps, lr, reduction, optimizer)
     left, right = st.columns(2)
     left.download_button("Training script (.py)", functools.partial(facade.training_export, result, "script",
-                                                                    *settings_), "training.py", "text/x-python")
+                                                                    *settings_), "training.py", "text/x-python",
+                         on_click=DOWNLOAD_ONLY)
     right.download_button("Training notebook (.ipynb)", functools.partial(facade.training_export, result, "notebook",
                                                                           *settings_), "training.ipynb",
-                          "application/json")
+                          "application/json", on_click=DOWNLOAD_ONLY)
