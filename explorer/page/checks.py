@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer.engine import elements
 from explorer.engine.tree import is_elementwise
-from explorer.page.common import CHAIN_CSS, DOWNLOAD_ONLY, drawn_safely, markdown_text
+from explorer.page.common import CHAIN_CSS, download, drawn_safely, markdown_text
 from explorer.serving import facade
 from explorer.views.texts import MAX_LITERAL_ELEMENTS
 
@@ -21,23 +21,15 @@ def exports(result, selection):
     Files are made when a button is clicked (a callable as data): a large x makes a large script.
     """
     columns = st.columns(4)
-    columns[0].download_button(
-        "Script (.py)", functools.partial(facade.script, result), "autograd_example.py",
-        "text/x-python", on_click=DOWNLOAD_ONLY,
-    )
-    columns[1].download_button(
-        "Notebook (.ipynb)", functools.partial(facade.notebook, result), "autograd_example.ipynb",
-        "application/json", on_click=DOWNLOAD_ONLY,
-    )
+    download(columns[0], "Script (.py)", functools.partial(facade.script, result), "autograd_example.py",
+             "text/x-python")
+    download(columns[1], "Notebook (.ipynb)", functools.partial(facade.notebook, result), "autograd_example.ipynb",
+             "application/json")
     dot = facade.dot(result, selection.reduction, selection.step_index, selection.plain)  # the graph as shown
-    columns[2].download_button(
-        "Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz", on_click=DOWNLOAD_ONLY,
-    )
+    download(columns[2], "Graph (.dot)", dot, "autograd_graph.dot", "text/vnd.graphviz")
     if shutil.which("dot"):
-        columns[3].download_button(
-            "Graph (.svg)", functools.partial(facade.svg, dot), "autograd_graph.svg", "image/svg+xml",
-            on_click=DOWNLOAD_ONLY,
-        )
+        download(columns[3], "Graph (.svg)", functools.partial(facade.svg, dot), "autograd_graph.svg",
+                 "image/svg+xml")
     else:
         columns[3].caption("SVG needs Graphviz's dot program on the server.")
     if result.x.numel() <= MAX_LITERAL_ELEMENTS:

@@ -12,9 +12,6 @@ import streamlit as st
 from explorer.serving.admission import ServerBusy
 
 URL = "query-params"  # every keyed widget lives in the URL, so a link is the whole view
-# A download reruns nothing: by default it reruns the page, and a second button clicked during that rerun names a
-# file the rerun has replaced, so its download never starts (a CI run saw it; Streamlit's docs name the race).
-DOWNLOAD_ONLY = "ignore"
 
 
 def drawn_safely(draw=None, *, fallback=None):
@@ -111,6 +108,13 @@ def row(view, sections):
     """A column for each section of `sections` the view shows, side by side: hidden ones leave no gap."""
     shown = [section for section in sections if view.shows(section)]
     return zip(st.columns(len(shown)) if shown else [], shown, strict=True)
+
+
+def download(area, label, data, file_name, mime):
+    """A download button in `area` that reruns nothing. By default a download reruns the page, and a second button
+    clicked during that rerun names a file the rerun has replaced, so its download never starts (a CI run saw it;
+    Streamlit's docs name the race)."""
+    return area.download_button(label, data, file_name, mime, on_click="ignore")
 
 
 def lazy_section(label, key):

@@ -11,7 +11,7 @@ import streamlit as st
 from explorer.engine import limits
 from explorer.engine.errors import FormulaError
 from explorer.engine.training import LOSSES, OPTIMIZERS
-from explorer.page.common import DOWNLOAD_ONLY, URL, drawn_safely, markdown_text
+from explorer.page.common import URL, download, drawn_safely, markdown_text
 from explorer.page.state import FIELDS
 from explorer.serving import facade
 from explorer.views.plot import SpecFigure
@@ -84,9 +84,7 @@ def exports(result, steps, lr, reduction, optimizer):
     """The loop as a script and a notebook, written only when a button asks (a callable's data is lazy)."""
     settings_ = (steps, lr, reduction, optimizer)
     left, right = st.columns(2)
-    left.download_button("Training script (.py)", functools.partial(facade.training_export, result, "script",
-                                                                    *settings_), "training.py", "text/x-python",
-                         on_click=DOWNLOAD_ONLY)
-    right.download_button("Training notebook (.ipynb)", functools.partial(facade.training_export, result, "notebook",
-                                                                          *settings_), "training.ipynb",
-                          "application/json", on_click=DOWNLOAD_ONLY)
+    script = functools.partial(facade.training_export, result, "script", *settings_)
+    notebook = functools.partial(facade.training_export, result, "notebook", *settings_)
+    download(left, "Training script (.py)", script, "training.py", "text/x-python")
+    download(right, "Training notebook (.ipynb)", notebook, "training.ipynb", "application/json")
