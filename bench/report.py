@@ -105,9 +105,10 @@ def headline(results):
                      f"{growth:.2f} (engine alone {scale['growth']['engine']:.2f})", verdict(at_most(growth, 1.0))))
     cold = results.get("cold_start")
     if cold:
-        r = ratio(cold["app"]["drawn_s"], cold["floor"]["drawn_s"])
-        rows.append(("Cold start to first complete page: app / floor", "none set",
-                     f"{times(r)} ({cold['app']['drawn_s']:.1f} s / {cold['floor']['drawn_s']:.1f} s)", "context"))
+        app_s, floor_s = cold["app"]["drawn_s"], cold["floor"]["drawn_s"]
+        rows.append(("Cold start to first complete page: app − floor (issue 17)", "≤ 4 s",
+                     f"{app_s - floor_s:.1f} s ({app_s:.1f} s / {floor_s:.1f} s, {times(ratio(app_s, floor_s))})",
+                     verdict(at_most(app_s - floor_s, 4.0))))
     load = results.get("load")
     if load:
         rows += load_rows(load, "")
