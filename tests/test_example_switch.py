@@ -50,3 +50,16 @@ def test_the_switch_row_passes_at_one_second_and_misses_above():
 
 def test_the_details_name_the_slowest_switch():
     assert "polynomial 2,400 ms (server 2,000 ms)" in switch_details(result(1000.0, 1300.0))
+
+
+def test_the_headline_judges_cold_start_by_issue_17s_target_floor_plus_4_s():
+    from bench.report import headline
+
+    def row(app, floor):
+        [cold] = [r for r in headline({"cold_start": {"app": {"drawn_s": app}, "floor": {"drawn_s": floor}}})
+                  if r[0].startswith("Cold start")]
+        return cold
+
+    assert row(5.9, 2.9) == ("Cold start to first complete page: app − floor (issue 17)", "≤ 4 s",
+                             "3.0 s (5.9 s / 2.9 s, 2.03×)", "**pass**")
+    assert row(7.3, 2.5)[3] == "**miss**"
