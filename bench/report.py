@@ -6,7 +6,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 
-from bench.common import ROOT, ms, table
+from bench.common import ROOT, mib, ms, table
 
 
 def machine():
@@ -218,8 +218,8 @@ def link_rows(link):
         target = f"≤ {limit} MB" + (f", ≤ {ONE_SECONDS:g} s or the plot refused" if key == "one" else "")
         rows.append((f"Link visitor ({part['rows']:,}×1 x, a leaf row of 95), {label}: peak RSS over idle, "
                      "time to a finished page", target,
-                     f"+{over:,.0f} MB; {', '.join(f'{s:.1f} s' for s in seconds)}; {outcomes}",
-                     verdict(at_most(over, limit) and quick and fine)))
+                     f"+{over:,.0f} MiB; {', '.join(f'{s:.1f} s' for s in seconds)}; {outcomes}",
+                     verdict(at_most(over, mib(limit)) and quick and fine)))
         small = part["small"]
         rows.append((f"Link visitor, {label}: a small session's seed edits meanwhile, p95 / max",
                      f"max ≤ {ms(SMALL_MAX_MS)}", f"{ms(small['p95'])} / {ms(small['max'])} ({small['n']} edits)",
@@ -234,8 +234,8 @@ def budget_rows(budget):
     limit, victim = budget["budget_mb"], budget["victim"]
     return [
         (f"Cloud's smallest tier: burst with EXPLORER_MEMORY_BUDGET_MB={limit}, peak RSS (server and children)",
-         f"≤ {limit} MB", f"{mb(budget['peak_mb'])} (idle {mb(budget['idle_mb'])})",
-         verdict(at_most(budget["peak_mb"], limit))),
+         f"≤ {limit} MB ({mib(limit):,.0f} MiB)", f"{mb(budget['peak_mb'])} (idle {mb(budget['idle_mb'])})",
+         verdict(at_most(budget["peak_mb"], mib(limit)))),
         (f"Cloud's smallest tier ({limit} MB): the victim's seed edits p95 / max; heavy reruns",
          "≤ 1 s / ≤ 2 s; queued or busy", f"{ms(victim['p95'])} / {ms(victim['max'])}; " + heavy_outcomes(budget),
          verdict(None if victim["n"] == 0 else at_most(victim["p95"], 1000) and at_most(victim["max"], 2000)
@@ -252,9 +252,9 @@ def load_rows(load, prefix):
         (f"{prefix}Classroom: errors", "0", f"{load['error_count']} in {load['edits']['n']} edits",
          verdict(load["error_count"] == 0)),
         (f"{prefix}Classroom: server RSS with children, peak", "≤ 600 MB",
-         f"{load['rss_peak_mb']:.0f} MB (before {load['rss_before_mb']:.0f}, after {load['rss_after_mb']:.0f}; "
+         f"{load['rss_peak_mb']:.0f} MiB (before {load['rss_before_mb']:.0f}, after {load['rss_after_mb']:.0f}; "
          f"peak PSS {load.get('pss_peak_mb', math.nan):.0f})",
-         verdict(at_most(load["rss_peak_mb"], 600))),
+         verdict(at_most(load["rss_peak_mb"], mib(600)))),
     ]
 
 
@@ -268,7 +268,8 @@ PATTERNS = {
 
 
 def mb(value):
-    return "n/a" if value is None or math.isnan(value) else f"{value:,.0f} MB"
+    """Memory as the bench counts it (tree_rss_mb): MiB."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:,.0f} MiB"
 
 
 def slope(pattern):
@@ -277,15 +278,15 @@ def slope(pattern):
         return "n/a (too few samples)"
     least_squares = pattern.get("least_squares_mb_per_100")
     beside = "" if least_squares is None else f" (least squares {least_squares:+.1f})"
-    return f"{value:+.1f} MB/100 reruns{beside}"
+    return f"{value:+.1f} MiB/100 reruns{beside}"
 
 
 def memory_ok(pattern, cache_mb):
-    """Growth within the documented cache total + 50 MB, and a flat last half: (verdict, limit)."""
+    """Growth within the documented cache total + 50 MB, and a flat last half: (verdict, limit in MiB)."""
     from bench.public import FLAT_MB_PER_100, MEMORY_SLACK_MB
 
-    limit = cache_mb + MEMORY_SLACK_MB
-    grew, slope = at_most(pattern["growth_mb"], limit), at_most(pattern["slope_mb_per_100"], FLAT_MB_PER_100)
+    limit = cache_mb + mib(MEMORY_SLACK_MB)
+    grew, slope = at_most(pattern["growth_mb"], limit), at_most(pattern["slope_mb_per_100"], mib(FLAT_MB_PER_100))
     return (None if grew is None or slope is None else grew and slope), limit
 
 
@@ -309,8 +310,8 @@ def memory_rows(memory):
             continue
         ok, limit = memory_ok(pattern, memory["cache_mb"])
         rows.append((f"Public: memory, {label} ({pattern['reruns']} reruns)",
-                     f"growth ≤ {limit:.0f} MB, last half ≤ {FLAT_MB_PER_100:g} MB/100 reruns",
-                     f"{pattern['growth_mb']:+,.0f} MB; last half {slope(pattern)}",
+                     f"growth ≤ {limit:.0f} MiB (the caches + 50 MB), last half ≤ {FLAT_MB_PER_100:g} MB/100 reruns",
+                     f"{pattern['growth_mb']:+,.0f} MiB; last half {slope(pattern)}",
                      verdict(ok)))
     return rows
 
@@ -332,10 +333,10 @@ def burst_rows(burst):
     idle, victim = burst["idle_mb"], burst["victim"]
     return [
         (f"Public: burst of {burst['sessions']} heavy sessions, peak RSS over idle", f"≤ {BURST_PEAK_MB} MB",
-         f"+{burst['peak_mb'] - idle:,.0f} MB ({mb(idle)} → {mb(burst['peak_mb'])})",
-         verdict(at_most(burst["peak_mb"] - idle, BURST_PEAK_MB))),
+         f"+{burst['peak_mb'] - idle:,.0f} MiB ({mb(idle)} → {mb(burst['peak_mb'])})",
+         verdict(at_most(burst["peak_mb"] - idle, mib(BURST_PEAK_MB)))),
         (f"Public: burst, RSS {burst['settle_s']:.0f} s after it, over idle", f"≤ {SETTLED_MB} MB",
-         f"+{burst['settled_mb'] - idle:,.0f} MB", verdict(at_most(burst["settled_mb"] - idle, SETTLED_MB))),
+         f"+{burst['settled_mb'] - idle:,.0f} MiB", verdict(at_most(burst["settled_mb"] - idle, mib(SETTLED_MB)))),
         ("Public: burst, the victim's seed edits p95 / max", f"≤ {ms(VICTIM_P95_MS)} / ≤ {ms(VICTIM_MAX_MS)}",
          f"{ms(victim['p95'])} / {ms(victim['max'])} ({victim['n']} edits, {burst['victim_over_2s']} over 2 s)",
          verdict(None if victim["n"] == 0 else
@@ -400,12 +401,12 @@ def memory_details(memory):
         failed = sum(p["errors"].values())
         depth = f", sin {p['depth']} deep" if p["depth"] else ""
         rows.append((f"{key}: {label}{depth}", f"{p['reruns']} of {p['reruns_asked']}", mb(p["idle_mb"]),
-                     mb(p["after_mb"]), mb(p["peak_mb"]), f"{p['growth_mb']:+,.0f} MB",
+                     mb(p["after_mb"]), mb(p["peak_mb"]), f"{p['growth_mb']:+,.0f} MiB",
                      slope(p), failed))
     text = table(("pattern", "reruns", "RSS idle", "after", "peak", "growth", "growth over the last half",
                   "reruns with an error"), rows)
-    text += (f"\n\nDocumented cache total (`explorer.engine.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MB. "
-             "RSS every 50 reruns (sampled every 10 for the slope; reruns: MB):\n\n")
+    text += (f"\n\nDocumented cache total (`explorer.engine.limits.CACHE_BYTES`): {memory['cache_mb']:,.0f} MiB. "
+             "RSS every 50 reruns (sampled every 10 for the slope; reruns: MiB):\n\n")
     text += "\n".join(f"- {key}: " + ", ".join(f"{n}: {rss:,.0f}" for n, rss in memory[key]["samples"]
                                                 if n % 50 == 0 or n == memory[key]["samples"][-1][0])
                        for key in measured)
@@ -491,7 +492,7 @@ def scale_details(scale):
     for n, r in scale["rows"].items():
         rows.append((f"{int(n):,}", f"{r['x_chars']:,}", ms(r["engine_ms"]), ms(r["apptest_ms"]),
                      ms(r["real_uncached_ms"]), ms(r["real_cached_ms"]), f"{r['bytes'] / 1024:,.0f} KiB",
-                     f"{r['peak_rss_mb']:.0f} MB (+{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f})"))
+                     f"{r['peak_rss_mb']:.0f} MiB (+{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f})"))
     growth = scale["growth"]
     text = table(("x elements", "x chars", "engine (explore + figure)", "AppTest rerun", "real rerun, uncached",
                   "real rerun, cached", "sent to the page", "peak RSS (over the app's baseline)"), rows)
@@ -521,7 +522,7 @@ def replica_details(replicas):
     for label, r in (("1 process", replicas["one_process"]),
                      (f"{replicas['replicas']} replicas behind nginx", replicas["behind_nginx"])):
         rows.append((label, ms(r["edits"]["p50"]), ms(r["edits"]["p95"]), ms(r["edits"]["max"]), r["edits"]["n"],
-                     f"{r['edit_rate']:.1f}", ms(r["page_loads"]["p95"]), r["error_count"], f"{r['pss_mb']:.0f} MB"))
+                     f"{r['edit_rate']:.1f}", ms(r["page_loads"]["p95"]), r["error_count"], f"{r['pss_mb']:.0f} MiB"))
     text = table(("setup", "edit p50", "edit p95", "edit max", "edits", "edits/s", "opening p95", "errors",
                   "PSS after"), rows)
     spread = ", ".join(f"{upstream}: {n}" for upstream, n in
