@@ -9,6 +9,7 @@ protocol, while a small session edits the seed.
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ import time
 
 import pytest
 
+from bench.common import mib
 from bench.link import PLOT_REFUSED, THREE_PEAK_MB, link_layers, link_x
 from bench.protocol import Session
 from bench.public import RssSampler
@@ -26,7 +28,6 @@ ROWS = 3_500
 VISITORS = 3
 SMALL_MAX_SECONDS = 2.0
 SEED_X = "[[1., 2, 3], [3, 2, 1]]"
-MB = 2**20
 
 
 def tree_rss_mb(pid):
@@ -46,7 +47,7 @@ def visitor_page(url, k, start, pages):
 
 def three_visitors(url, pid):
     """Three visitors open the link at once while a small session edits the seed: (pages, small edits' seconds,
-    small edits that did not draw, RSS over idle in MB)."""
+    small edits that did not draw, RSS over idle in MiB)."""
     small = Session(url, timeout=90)
     assert small.rerun(within=90).ok  # the first page: imports done before idle is read
     idle = tree_rss_mb(pid)
@@ -90,7 +91,7 @@ def test_three_link_visitors_are_admitted_and_a_small_edit_stays_quick():
     with server as (url, process):
         pages, edits, failed, over_idle = three_visitors(url, process.pid)
     print(f"pages: {[(p.seconds, p.plots, p.alerts) for p in pages.values()]}; small edits {edits}; "
-          f"+{over_idle:.0f} MB")
+          f"+{over_idle:.0f} MiB")
     assert len(pages) == VISITORS, "every visitor's page finishes"
     for run in pages.values():
         assert run.status is not None
@@ -104,7 +105,7 @@ def test_three_link_visitors_are_admitted_and_a_small_edit_stays_quick():
     assert any(any(a.startswith("Queued:") or "Server busy" in a for a in run.alerts) for run in pages.values())
     assert edits and not failed, failed
     assert max(edits) <= SMALL_MAX_SECONDS, edits
-    assert over_idle <= THREE_PEAK_MB, f"+{over_idle:.0f} MB over idle"
+    assert over_idle <= mib(THREE_PEAK_MB), f"+{over_idle:.0f} MiB over idle"  # the target is in MB
 
 
 # ---------------------------------------------------------------- the memory budget (no server)
@@ -115,7 +116,7 @@ def test_no_budget_keeps_the_defaults():
     assert limits._UNBUDGETED["SYMBOLIC_WORKERS"] == 3
 
 
-@pytest.mark.parametrize("megabytes", [600, 690, 1000, 1500, 2700])
+@pytest.mark.parametrize("megabytes", [640, 690, 1000, 1500, 2700])
 def test_a_budget_holds_the_idle_server_the_workers_the_caches_and_the_heavy_work(megabytes):
     settings = limits.budgeted(megabytes * 1_000_000)
     total = (limits.IDLE_SERVER_BYTES + limits.MEMORY_HEADROOM_BYTES
@@ -142,13 +143,17 @@ def test_a_small_budget_shrinks_the_limits_that_size_one_request_and_a_large_one
     for name in limits.PER_REQUEST:
         assert small[name] == int(limits._UNBUDGETED[name] * scale) < limits._UNBUDGETED[name] / 2
         assert large[name] == limits._UNBUDGETED[name]
-    least = limits.budgeted(590_000_000)  # the smallest budget that starts: the floor, not a tiny scale
+    least = limits.budgeted(640_000_000)  # near the smallest budget that starts: the floor, not a tiny scale
     assert all(least[name] == int(limits._UNBUDGETED[name] * limits.PER_REQUEST_FLOOR) for name in limits.PER_REQUEST)
 
 
 def test_a_budget_too_small_for_the_idle_server_is_refused_with_the_least_that_works():
-    with pytest.raises(ValueError, match="give it .* MB at least"):
+    with pytest.raises(ValueError, match="give it .* MB at least") as refused:
         limits.budgeted(450_000_000)
+    least = int(re.search(r"give it (\d+) MB", str(refused.value)).group(1))
+    limits.budgeted(least * 1_000_000)  # the number it names starts
+    with pytest.raises(ValueError):
+        limits.budgeted((least - 1) * 1_000_000)
 
 
 def read_limits(env):

@@ -139,9 +139,10 @@ MAX_LATEX_CHARS = 5_000
 # MAX_X_CHARS) scale by the same factor, never below PER_REQUEST_FLOOR of their defaults: a request over them is
 # refused with the limit's own sentence, before any work.
 MEMORY_BUDGET_ENV = "EXPLORER_MEMORY_BUDGET_MB"
-# Measured on this stack (bench/ANALYSIS.md, issue 17): the server after its first page, torch + streamlit +
-# sympy + plotly imported, holds 387 MiB resident (406 MB); each symbolic worker 80-96 MiB once warm.
-IDLE_SERVER_BYTES = 406_000_000
+# Measured on this stack (bench/ANALYSIS.md, issue 17): the server after its first page and torch.func's warm-up
+# (serving.facade.warm_up, which every process runs once), torch + streamlit + sympy + plotly imported, holds
+# 432 MiB resident (453 MB; 387 MiB before the warm-up existed); each symbolic worker 80-96 MiB once warm.
+IDLE_SERVER_BYTES = 453_000_000
 SYMBOLIC_WORKER_BYTES = 95_000_000
 # What no estimate counts: each session's texts (a 1 MB x is held by its widget, its URL and its messages),
 # Streamlit's outgoing messages, and the allocator's slack after heavy work.
@@ -176,7 +177,7 @@ def budgeted(budget_bytes):
                  + MIN_HEAVY_MEMORY_BYTES * default // heavy_default)
         raise ValueError(f"{MEMORY_BUDGET_ENV}={budget_bytes / 1e6:g} MB cannot hold the idle server "
                          f"(~{IDLE_SERVER_BYTES / 1e6:.0f} MB), a symbolic worker and heavy work: "
-                         f"give it {least / 1e6:.0f} MB at least")
+                         f"give it {-(-least // 1_000_000)} MB at least")  # rounded up: that many works
     per_request = max(PER_REQUEST_FLOOR, scale)
     return {"HEAVY_MEMORY_BYTES": heavy, "SYMBOLIC_WORKERS": workers,
             "CACHE_BUDGETS": {name: int(budget * scale) for name, budget in caches.items()},
