@@ -9,7 +9,7 @@ Cost, one such visitor raised the server by 1.9 GB.
 The visitors open the page as a link does (the query string holds x and the layers), over the websocket
 protocol (bench/protocol.py). One visitor alone, then three at once (x of 3,500 rows, each its own text), each on
 a fresh server; meanwhile a small session edits the seed about once a second (bench/public.victim). Recorded:
-the server tree's RSS peak over idle (sampled twice a second), each visitor's time from the request to
+the server tree's RSS peak over idle (sampled every 50 ms), each visitor's time from the request to
 script_finished, what its page showed (the plot drawn, the plot refused with a sentence, "Server busy",
 "Queued"), and the small session's edits.
 """

@@ -578,7 +578,7 @@ How each number is taken (details in each bench/ module's docstring):
   sessions send no cookie, so nginx hashes each websocket on a fresh random key. PSS is the whole process tree.
 - **Link visitor** (`bench/link.py`): a link with x of 4,000×1 and a leaf row of 95 values (1.9 M element-operations),
   opened over the protocol by one visitor, then by three at once (3,500 rows), each on a fresh server, while a
-  small session edits the seed; RSS is the server tree's peak over idle, sampled twice a second.
+  small session edits the seed; RSS is the server tree's peak over idle, sampled every 50 ms.
 - **As shipped and under Cloud's settings**: the class, the burst and the link run once on the server as shipped
   (the repo's config, no flags) and once with Community Cloud's forced settings as environment variables
   (`tests/harness.py` CLOUD_ENV). The burst runs a third time with `EXPLORER_MEMORY_BUDGET_MB=690`.
