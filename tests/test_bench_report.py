@@ -1,0 +1,31 @@
+"""bench/report.py's headline rows judge what they measure against the issues' targets, in the targets' units."""
+
+from bench.common import mib
+from bench.report import budget_rows, headline, load_rows
+
+
+def test_the_headline_judges_cold_start_by_issue_17s_target_floor_plus_4_s():
+    def row(app, floor):
+        [cold] = [r for r in headline({"cold_start": {"app": {"drawn_s": app}, "floor": {"drawn_s": floor}}})
+                  if r[0].startswith("Cold start")]
+        return cold
+
+    assert row(5.9, 2.9) == ("Cold start to first complete page: app − floor (issue 17)", "≤ 4 s",
+                             "3.0 s (5.9 s / 2.9 s, 2.03×)", "**pass**")
+    assert row(7.3, 2.5)[3] == "**miss**"
+
+
+def test_memory_targets_in_mb_are_compared_in_the_bench_unit_mib():
+    """The bench counts MiB; Cloud's 690 MB tier is 658 MiB. A burst peaking at 670 MiB (703 MB) is over it."""
+    assert round(mib(690)) == 658
+    victim = {"p95": 200.0, "max": 300.0, "n": 5}
+    budget = {"budget_mb": 690, "idle_mb": 432.0, "victim": victim, "victim_failed": {}, "outcomes": {},
+              "heavy_asked": 0, "deadline_s": 150.0}
+    [peak, _] = budget_rows({**budget, "peak_mb": 670.0})
+    assert peak[1:] == ("≤ 690 MB (658 MiB)", "670 MiB (idle 432 MiB)", "**miss**")
+    assert budget_rows({**budget, "peak_mb": 650.0})[0][3] == "**pass**"
+    single, edits = {"p95": 20.0}, {"p95": 30.0, "n": 100}
+    load = {"edits": edits, "single": single, "error_count": 0, "rss_before_mb": 500.0, "rss_after_mb": 580.0,
+            "pss_peak_mb": 400.0}
+    assert load_rows({**load, "rss_peak_mb": 590.0}, "")[2][3] == "**miss**"  # 619 MB > 600 MB
+    assert load_rows({**load, "rss_peak_mb": 570.0}, "")[2][3] == "**pass**"
