@@ -102,7 +102,8 @@ def streamlit_server(app, name, env=None):
 
 # The bench counts memory in MiB (2**20 bytes), as psutil and /proc give it; the issues' targets are in MB (10**6
 # bytes, as Community Cloud states its tiers). A target is converted with mib() before it is compared.
-MIB_PER_MB = 10**6 / 2**20
+MIB = 2**20
+MIB_PER_MB = 10**6 / MIB
 
 
 def mib(megabytes):
@@ -128,7 +129,7 @@ def _tree_memory(pid, measure):
     for child in process.children(recursive=True):
         with contextlib.suppress(psutil.Error):
             total += measure(child)
-    return total / 2**20
+    return total / MIB
 
 
 # ---------------------------------------------------------------- browser

@@ -30,11 +30,10 @@ from collections import Counter
 
 from websocket import WebSocketTimeoutException
 
-from bench.common import APP, SEED_X, WARM_LINK, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
+from bench.common import APP, MIB, SEED_X, WARM_LINK, Deadline, fresh_layers, streamlit_server, summary, tree_rss_mb
 from bench.protocol import Session
 from explorer.engine import limits
 
-MB = 2**20
 SAMPLE_EVERY = 10  # reruns between RSS samples (26 in the last half of 500, for its slope)
 MEMORY_SLACK_MB = 50  # the allowance over the documented cache total
 FLAT_MB_PER_100 = 5.0  # "stops growing": the last half's (Theil-Sen) slope, MB per 100 reruns
@@ -271,7 +270,7 @@ def memory(reruns, seconds):
     for thread in side_by_side:
         thread.join(timeout=seconds + 4 * RERUN_TIMEOUT)  # start-up, page load, the chain check, the last rerun
     _pattern_into(patterns, "c", reruns // 2, seconds, sessions=2)
-    return {**patterns, "cache_mb": limits.CACHE_BYTES / MB}
+    return {**patterns, "cache_mb": limits.CACHE_BYTES / MIB}
 
 
 # ---------------------------------------------------------------- burst
