@@ -135,6 +135,8 @@ def headline(results):
         rows += link_rows(results["link"])
     if results.get("budget"):
         rows += budget_rows(results["budget"])
+    if results.get("budget_heavier"):
+        rows += budget_rows(results["budget_heavier"])
     return rows
 
 
@@ -229,14 +231,17 @@ def link_rows(link):
 
 
 def budget_rows(budget):
+    """The budgeted burst's rows; with "ballast_mb", on a server that starts that much larger than the model."""
     if "failed" in budget:
         return [("Cloud's smallest tier: burst", "", f"failed: {budget['failed']}", "**miss**")]
     limit, victim = budget["budget_mb"], budget["victim"]
+    server = f", the server {budget['ballast_mb']} MB larger than the model" if budget.get("ballast_mb") else ""
     return [
-        (f"Cloud's smallest tier: burst with EXPLORER_MEMORY_BUDGET_MB={limit}, peak RSS (server and children)",
+        (f"Cloud's smallest tier: burst with EXPLORER_MEMORY_BUDGET_MB={limit}{server}, peak RSS (server and "
+         "children)",
          f"≤ {limit} MB ({mib(limit):,.0f} MiB)", f"{mb(budget['peak_mb'])} (idle {mb(budget['idle_mb'])})",
          verdict(at_most(budget["peak_mb"], mib(limit)))),
-        (f"Cloud's smallest tier ({limit} MB): the victim's seed edits p95 / max; heavy reruns",
+        (f"Cloud's smallest tier ({limit} MB{server}): the victim's seed edits p95 / max; heavy reruns",
          "≤ 1 s / ≤ 2 s; queued or busy", f"{ms(victim['p95'])} / {ms(victim['max'])}; " + heavy_outcomes(budget),
          verdict(None if victim["n"] == 0 else at_most(victim["p95"], 1000) and at_most(victim["max"], 2000)
                  and not budget["victim_failed"])),
@@ -535,14 +540,18 @@ def replica_details(replicas):
 def profile_details(profile):
     if "skipped" in profile:
         return f"Profile skipped: {profile['skipped']}."
-    sections = table(("where (server and its worker processes)", "CPU ms per edit"),
-                     [(label, f"{value:,.0f}") for label, value in profile["sections"]])
-    hot = table(("innermost app function on the stack", "CPU ms per edit"),
-                [(label, f"{value:,.0f}") for label, value in profile["hot"]])
+    sections = table(("where (server and its worker processes)", "sampled ms per edit"),
+                     [(label, f"{value:,.1f}") for label, value in profile["sections"]])
+    hot = table(("innermost app function on the stack", "sampled ms per edit"),
+                [(label, f"{value:,.1f}") for label, value in profile["hot"]])
     kind = "cached (two texts already seen, in turn)" if profile.get("cached") else "fresh"
+    sampled = profile.get("sampled_ms", profile.get("total_ms"))
+    cpu = (f"The kernel counted {profile['cpu_ms']:,.1f} CPU ms per edit for the server and its workers (utime + "
+           f"stime over the edits and the pauses between them). " if "cpu_ms" in profile else "")
     return (f"py-spy at 200 Hz on the server and its child processes while one session made {profile['reruns']} "
-            f"{kind} edits ({profile['total_ms']:,.0f} CPU ms per edit in all; raw stacks in `{profile['raw']}`).\n\n"
-            + sections + "\n\n" + hot)
+            f"{kind} edits: {sampled:,.1f} sampled ms per edit in all, waits left out; raw stacks in "
+            f"`{profile['raw']}`. {cpu}A sample is a running thread, or one waiting for the GIL, so the samples "
+            "give shares, not CPU time.\n\n" + sections + "\n\n" + hot)
 
 
 def cpu_notes(cpu):

@@ -4,8 +4,15 @@ The raw stacks are kept in bench/out/profile_<name>.txt. The summary charges eac
 to the app's own frames (explorer/, streamlit_app.py), to Streamlit's post-script
 gc.collect (when it is on), and to Streamlit's other work, and gives milliseconds per rerun.
 With cached=True the session sends two texts it has already sent, in turn.
+
+A sample is a thread py-spy saw running, and it cannot tell a thread that computes from one that waits for
+the GIL (a script thread back from a socket write, say), so the samples give shares, not CPU time. Stacks
+that end in a wait (a select, a Condition's wait, a sleep) are idle and left out; py-spy's --nonblocking
+mode lets some through (2026-12-04: 59 of 189 samples of an uncached run, a third of its "server" section).
+The CPU the server's process tree really used is read from the kernel (utime + stime) around the edits.
 """
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -21,6 +28,7 @@ RATE = 200  # samples a second
 GC_FRAME = "ScriptRunner._on_script_finished "  # its gc.collect(2) is C code: this is the leaf frame
 PROCESS = re.compile(r"^process (\d+):")
 FRAME = re.compile(r"^\S.* \(.+:\d+\)$")  # "function (file:line)"; not the pieces of a command line split at ";"
+IDLE_LEAVES = ("EpollSelector.select ", "Condition.wait ", "Event.wait ", "sleep ", "Queue.get ")  # waits, not work
 APP_FRAME = re.compile(r"^(?P<func>.+) \((?:.*/)?(?P<file>explorer/(?:\w+/)*\w+\.py|streamlit_app\.py):\d+\)$")
 
 
@@ -98,6 +106,8 @@ def summarise(path, reruns, server_pid, top=12):
         if not count.isdigit():
             continue
         pid, frames = split(stack)
+        if frames and frames[-1].startswith(IDLE_LEAVES):
+            continue
         sections[charge(pid, frames, server_pid)] += int(count)
         ours = app_frames(frames)
         if ours and not any("_fixup_main_from_path" in frame for frame in frames):
@@ -106,8 +116,21 @@ def summarise(path, reruns, server_pid, top=12):
     return {
         "sections": [(label, n * per_rerun) for label, n in sections.most_common(top)],
         "hot": [(label, n * per_rerun) for label, n in hot.most_common(top)],
-        "total_ms": sum(sections.values()) * per_rerun,
+        "sampled_ms": sum(sections.values()) * per_rerun,
     }
+
+
+def tree_cpu_seconds(pid):
+    """User + system CPU seconds of a process and its children, living and reaped (psutil's cpu_times)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system + (times.children_user + times.children_system if member is process else 0)
+    return total
 
 
 def run(app, name, seconds=12, env=None, cached=False):
@@ -119,12 +142,14 @@ def run(app, name, seconds=12, env=None, cached=False):
         edit_loop(url, 3)  # warm: imports, workers
         spy = record(process.pid, seconds + 1, path)
         time.sleep(0.5)
+        cpu_before = tree_cpu_seconds(process.pid)
         reruns = edit_loop(url, seconds, cached=cached)
+        cpu_ms = (tree_cpu_seconds(process.pid) - cpu_before) * 1000 / max(reruns, 1)
         spy.wait(timeout=60)
     if not path.exists():
         return {"skipped": "py-spy recorded nothing (ptrace not permitted?)"}
     summary = summarise(path, reruns, process.pid)
-    return {"reruns": reruns, "cached": cached, **summary, "raw": str(path.relative_to(OUT.parents[1]))}
+    return {"reruns": reruns, "cached": cached, "cpu_ms": cpu_ms, **summary, "raw": str(path.relative_to(OUT.parents[1]))}
 
 
 if __name__ == "__main__":
