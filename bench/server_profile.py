@@ -129,7 +129,9 @@ def tree_cpu_seconds(pid):
     for member in (process, *process.children(recursive=True)):
         with contextlib.suppress(psutil.Error):
             times = member.cpu_times()
-            total += times.user + times.system + (times.children_user + times.children_system if member is process else 0)
+            total += times.user + times.system
+            if member is process:  # children it has reaped: a worker that exited during the edits
+                total += times.children_user + times.children_system
     return total
 
 
@@ -149,7 +151,8 @@ def run(app, name, seconds=12, env=None, cached=False):
     if not path.exists():
         return {"skipped": "py-spy recorded nothing (ptrace not permitted?)"}
     summary = summarise(path, reruns, process.pid)
-    return {"reruns": reruns, "cached": cached, "cpu_ms": cpu_ms, **summary, "raw": str(path.relative_to(OUT.parents[1]))}
+    raw = str(path.relative_to(OUT.parents[1]))
+    return {"reruns": reruns, "cached": cached, "cpu_ms": cpu_ms, **summary, "raw": raw}
 
 
 if __name__ == "__main__":
