@@ -165,3 +165,64 @@ def test_a_reservation_holds_its_share_until_released_once():
 
 def test_a_small_request_reserves_nothing():
     assert not gate().reserve(cost(5)).held
+
+
+# ---------------------------------------------------------------- a ceiling on what the server really holds
+
+
+class Held:
+    """A stand-in for memory.resident_bytes: the bytes the server holds, set by the test."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self):
+        return self.value
+
+
+def test_under_a_ceiling_heavy_work_waits_while_the_server_holds_too_much_and_starts_when_it_gives_back():
+    held = Held(950)
+    admission = gate(memory_budget=100, ceiling=1000, resident=held)
+    threading.Timer(0.6, lambda: setattr(held, "value", 900)).start()  # a trim gives 50 back
+    places = []
+    begin = time.monotonic()
+    with admit(admission, 80, on_wait=places.append):  # 950 + 80 > 1000; then 900 + 80 fits
+        assert admission.running == 1
+    assert time.monotonic() - begin >= 0.5 and places == [0] * len(places) and places
+
+
+def test_under_a_ceiling_the_running_works_estimate_counts_besides_what_is_measured():
+    # The share has room for two (80 + 80 <= 200); the ceiling has not: 850 held + 80 running + 80 > 1000.
+    admission = gate(memory_budget=200, ceiling=1000, resident=Held(850), wait_seconds=0.3)
+    running, release, outcome = running_request(admission, 80)
+    with pytest.raises(ServerBusy, match="waited"):
+        with admit(admission, 80):
+            pass
+    release.set()
+    running.join()
+    assert outcome == ["ran"]
+    roomy = gate(memory_budget=200, ceiling=1000, resident=Held(800), wait_seconds=0.3)
+    running, release, outcome = running_request(roomy, 80)
+    with admit(roomy, 80):  # 800 + 80 + 80 fits: both run
+        assert roomy.running == 2
+    release.set()
+    running.join()
+
+
+def test_a_refusal_under_the_ceiling_says_how_much_the_server_holds():
+    admission = gate(memory_budget=100_000_000, ceiling=700_000_000, resident=Held(650_000_000), wait_seconds=0.2)
+    with pytest.raises(ServerBusy, match="it holds 650 MB of its 700 MB, and this one needs about 60 MB more"):
+        admission.reserve(Cost(0, 0, 60_000_000, "heavy"))
+
+
+def test_without_a_ceiling_what_the_server_holds_is_not_read():
+    def unread():
+        raise AssertionError("read without a ceiling")
+
+    with admit(gate(resident=unread), 80):
+        pass
+
+
+def test_small_requests_run_under_a_ceiling_however_much_the_server_holds():
+    with admit(gate(ceiling=1000, resident=Held(10**9)), SMALL_BYTES):
+        pass

@@ -29,3 +29,13 @@ def test_memory_targets_in_mb_are_compared_in_the_bench_unit_mib():
             "pss_peak_mb": 400.0}
     assert load_rows({**load, "rss_peak_mb": 590.0}, "")[2][3] == "**miss**"  # 619 MB > 600 MB
     assert load_rows({**load, "rss_peak_mb": 570.0}, "")[2][3] == "**pass**"
+
+
+def test_the_heavier_servers_budget_rows_say_how_much_larger_it_started():
+    victim = {"p95": 40.0, "max": 60.0, "n": 20}
+    budget = {"budget_mb": 690, "ballast_mb": 60, "idle_mb": 488.0, "peak_mb": 640.0, "victim": victim,
+              "victim_failed": {}, "outcomes": {}, "heavy_asked": 0, "deadline_s": 150.0}
+    peak, edits = budget_rows(budget)
+    assert "the server 60 MB larger than the model" in peak[0] and "60 MB larger" in edits[0]
+    assert peak[2:] == ("640 MiB (idle 488 MiB)", "**pass**")
+    assert "larger" not in budget_rows({**budget, "ballast_mb": None})[0][0]

@@ -161,7 +161,7 @@ def read_limits(env):
             "from explorer.symbolic import client; "
             "print(l.HEAVY_MEMORY_BYTES, admission.ADMISSION.memory_budget, l.CACHE_BYTES, "
             "sum(c.budget for c in cache.CACHES.values()), l.MAX_WORK, l.MAX_X_ELEMENTS, l.MAX_X_CHARS, "
-            "client._POOL.size)")
+            "client._POOL.size, admission.ADMISSION.ceiling)")
     environment = {k: v for k, v in os.environ.items() if k != limits.MEMORY_BUDGET_ENV}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**environment, **env}, capture_output=True,
                           text=True, timeout=120)
@@ -171,14 +171,15 @@ def read_limits(env):
 def test_the_environment_variable_is_read_once_at_import_and_reaches_admission_the_caches_and_the_workers():
     done = read_limits({limits.MEMORY_BUDGET_ENV: "690"})
     assert done.returncode == 0, done.stderr
-    heavy, admitted, caches, cached_total, *per_request, workers = (int(v) for v in done.stdout.split())
+    heavy, admitted, caches, cached_total, *per_request, workers, ceiling = (int(v) for v in done.stdout.split())
     expected = limits.budgeted(690_000_000)
     assert heavy == admitted == expected["HEAVY_MEMORY_BYTES"]
     assert caches == cached_total == sum(expected["CACHE_BUDGETS"].values())
     assert per_request == [expected[name] for name in limits.PER_REQUEST]
     assert workers == 1
+    assert ceiling == 690_000_000  # measured memory is held under the budget itself
     unset = read_limits({})
-    assert unset.stdout.split()[:2] == ["250000000", "250000000"] and unset.stdout.split()[-1] == "3"
+    assert unset.stdout.split()[:2] == ["250000000", "250000000"] and unset.stdout.split()[-2:] == ["3", "None"]
     assert unset.stdout.split()[4:7] == ["2000000", "100000", "1000000"]  # the per-request limits as documented
 
 

@@ -89,3 +89,24 @@ def test_a_rerun_with_a_megabyte_of_text_asks_for_a_collection_and_the_seed_does
     assert not app.exception
     assert "tensor(" in "".join(block.value for block in app.code), "the padded 1 is still an x"
     assert asked
+
+
+def test_resident_bytes_counts_this_process_and_its_children():
+    import subprocess
+    import sys
+
+    import psutil
+
+    alone = memory.resident_bytes()
+    assert abs(alone - psutil.Process().memory_info().rss) < 20 * 2**20  # the same pages, read a moment apart
+    ballast = "b = b'x' * 200_000_000; print('ready', flush=True); input()"  # 200 MB, resident
+    child = subprocess.Popen([sys.executable, "-c", ballast], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        with_child = memory.resident_bytes()
+        assert with_child - alone >= 200_000_000
+        assert abs(with_child - alone - psutil.Process(child.pid).memory_info().rss) < 20 * 2**20
+    finally:
+        child.kill()
+        child.wait()
+    assert memory.resident_bytes() - alone < 20 * 2**20  # an exited child is no longer counted

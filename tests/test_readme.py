@@ -9,6 +9,8 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def shown(value):
+    if value is None:
+        return "none"
     if isinstance(value, str):
         return value
     if isinstance(value, tuple):

@@ -179,7 +179,7 @@ def budgeted(budget_bytes):
                          f"(~{IDLE_SERVER_BYTES / 1e6:.0f} MB), a symbolic worker and heavy work: "
                          f"give it {-(-least // 1_000_000)} MB at least")  # rounded up: that many works
     per_request = max(PER_REQUEST_FLOOR, scale)
-    return {"HEAVY_MEMORY_BYTES": heavy, "SYMBOLIC_WORKERS": workers,
+    return {"BUDGET_BYTES": budget_bytes, "HEAVY_MEMORY_BYTES": heavy, "SYMBOLIC_WORKERS": workers,
             "CACHE_BUDGETS": {name: int(budget * scale) for name, budget in caches.items()},
             **{name: int(_UNBUDGETED[name] * per_request) for name in PER_REQUEST}}
 
@@ -198,7 +198,13 @@ def _budget_from_environment():
 
 
 _BUDGETED = _budget_from_environment()
+# Set with a budget: heavy work starts only while the server's measured resident memory, with the estimates of the
+# heavy work running and its own, stays under this (explorer.serving.admission). The shares above come from
+# estimates and from IDLE_SERVER_BYTES; one server on this machine started 53 MiB larger at idle, cause unknown,
+# and its burst peaked 53 MiB over a 690 MB budget (bench/ANALYSIS.md, 2026-12-04).
+MEMORY_CEILING_BYTES = None
 if _BUDGETED is not None:
+    MEMORY_CEILING_BYTES = _BUDGETED["BUDGET_BYTES"]
     HEAVY_MEMORY_BYTES = _BUDGETED["HEAVY_MEMORY_BYTES"]
     SYMBOLIC_WORKERS = _BUDGETED["SYMBOLIC_WORKERS"]
     CACHE_BUDGETS = _BUDGETED["CACHE_BUDGETS"]

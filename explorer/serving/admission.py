@@ -9,6 +9,13 @@ and its plot from the elements and the operations), which also gives its lane:
   its place in the queue, so the page can say "queued". Past
   limits.MAX_HEAVY_QUEUE waiting, or limits.HEAVY_WAIT_SECONDS of waiting, it is
   refused with ServerBusy: a clear answer beats a page that hangs.
+- on a set memory budget (limits.MEMORY_CEILING_BYTES), a heavy request also
+  starts only while the memory the server really holds, measured
+  (explorer.serving.memory.resident_bytes, its workers included), with the
+  estimates of the heavy work running and its own, stays under the budget. The
+  estimates size the shares; this holds the total when the server is larger
+  than they assume. It counts running work twice (measured, and estimated), so
+  it errs toward waiting.
 
 A session never holds two places: Streamlit stops a session's run (at its next
 on_wait, which draws) before the session's next run can ask for one.
@@ -18,6 +25,7 @@ import threading
 import time
 
 from explorer.engine import limits
+from explorer.serving import memory
 
 
 class ServerBusy(Exception):
@@ -25,8 +33,11 @@ class ServerBusy(Exception):
 
 
 class Admission:
-    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None):
+    def __init__(self, memory_budget=None, max_queue=None, wait_seconds=None, ceiling=None, resident=None):
+        """`ceiling` (bytes, None for none) bounds what `resident()` measures plus the heavy estimates."""
         self.memory_budget = limits.HEAVY_MEMORY_BYTES if memory_budget is None else memory_budget
+        self.ceiling = ceiling
+        self.resident = resident or memory.resident_bytes
         self.max_queue = limits.MAX_HEAVY_QUEUE if max_queue is None else max_queue
         self.wait_seconds = limits.HEAVY_WAIT_SECONDS if wait_seconds is None else wait_seconds
         self._changed = threading.Condition()
@@ -55,7 +66,7 @@ class Admission:
     def _enter(self, ticket, on_wait):
         deadline = time.monotonic() + self.wait_seconds
         with self._changed:
-            if not self._queue and self._running_bytes + ticket.cost <= self.memory_budget:
+            if not self._queue and self._fits(ticket):
                 self._start(ticket)
                 return
             if len(self._queue) >= self.max_queue:
@@ -76,7 +87,19 @@ class Admission:
             raise
 
     def _may_start(self, ticket):
-        return self._queue[0] is ticket and self._running_bytes + ticket.cost <= self.memory_budget
+        return self._queue[0] is ticket and self._fits(ticket)
+
+    def _fits(self, ticket):
+        """The ticket's estimate fits beside the running ones in the heavy share and, under a ceiling, beside
+        what the server holds now."""
+        if self._running_bytes + ticket.cost > self.memory_budget:
+            return False
+        held = self._held()
+        return held is None or held + self._running_bytes + ticket.cost <= self.ceiling
+
+    def _held(self):
+        """Bytes the server holds now, or None when there is no ceiling (or nothing to measure it with)."""
+        return None if self.ceiling is None else self.resident()
 
     def _try_start(self, ticket, deadline):
         """True once the ticket runs; raises ServerBusy when it never will."""
@@ -86,6 +109,10 @@ class Admission:
                 self._start(ticket)
                 return True
             if time.monotonic() >= deadline:
+                held = self._held()
+                if held is not None and held + ticket.cost > self.ceiling:
+                    raise ServerBusy(self._busy(f"it holds {held / 1e6:.0f} MB of its {self.ceiling / 1e6:.0f} MB, "
+                                                f"and this one needs about {ticket.cost / 1e6:.0f} MB more"))
                 raise ServerBusy(self._busy(f"this one waited {self.wait_seconds:g} s"))
             return False
 
@@ -134,4 +161,4 @@ class _Ticket:
         self.cost = cost
 
 
-ADMISSION = Admission()  # the process's one gate
+ADMISSION = Admission(ceiling=limits.MEMORY_CEILING_BYTES)  # the process's one gate
