@@ -31,7 +31,7 @@ from explorer.engine.saved import saved_tensors
 from explorer.engine.second_order import double_backward_dot
 from explorer.engine.training import train
 from explorer.engine.verify import verify
-from explorer.serving import memory
+from explorer.serving import memory, network
 from explorer.serving.admission import ADMISSION
 from explorer.serving.cache import cached
 from explorer.serving.turns import TURNS
@@ -64,6 +64,7 @@ def start():
     gc.collect()
     gc.freeze()
     memory.start()
+    network.no_delay()  # each of a rerun's messages leaves at once, not after the browser's delayed ACK
     # The symbolic workers start with the first derivation (the chain rule and the check are folded at first):
     # three sympy imports at start-up would compete with the first visitor's page for the two cores.
 
