@@ -93,6 +93,7 @@ def headline(results):
         rows.append(("Server time, cached rerun, worst preset (real server)", "≤ 10 ms",
                      f"{ms(worst_cached)} (floor {ms(floor_cached)}; app − floor {ms(worst_cached - floor_cached)})",
                      verdict(at_most(worst_cached, 10))))
+        rows += back_to_back_rows(server)
     scale = results.get("scale")
     if scale:
         rows_by_n = {int(n): r for n, r in scale["rows"].items()}
@@ -228,6 +229,22 @@ def link_rows(link):
                      verdict(None if not small["n"] else at_most(small["max"], SMALL_MAX_MS)
                              and not part["small_failed"])))
     return rows
+
+
+BACK_TO_BACK_MAX = 1.2  # no stall: an edit sent the moment the last page is in costs what a spaced one does
+
+
+def back_to_back_rows(server):
+    """Edits sent the moment the last page is in, against edits 0.4 s apart: a stall shows as a ratio far over 1."""
+    if "back_to_back" not in server:
+        return []
+    app, floor = server["back_to_back"], server["back_to_back_floor"]
+    r, floor_r = (ratio(m["back_to_back"], m["spaced"]) for m in (app, floor))
+    return [(f"Edits sent back to back, one protocol session: p50 / p50 of edits {app['spaced_s']:g} s apart",
+             f"≤ {BACK_TO_BACK_MAX}×",
+             f"{times(r)} ({ms(app['back_to_back'])} / {ms(app['spaced'])}); plain Streamlit (the floor app) "
+             f"{times(floor_r)} ({ms(floor['back_to_back'])} / {ms(floor['spaced'])})",
+             verdict(at_most(r, BACK_TO_BACK_MAX)))]
 
 
 def budget_rows(budget):

@@ -67,17 +67,6 @@ def measure_edit_latency(s):
     return edit_latency.run(edits=s["edits"], after=after)
 
 
-def measure_server_time(s):
-    inputs = server_time.preset_inputs()
-    seed = inputs[:1]
-    return {
-        "real": server_time.real_server(APP, "server_time_app", inputs, s["repeats"]),
-        "real_floor": server_time.real_server(edit_latency.FLOOR, "server_time_floor", seed, s["repeats"]),
-        "apptest": server_time.apptest_times(APP, inputs, s["repeats"]),
-        "apptest_floor": server_time.apptest_times(edit_latency.FLOOR, seed, s["repeats"]),
-    }
-
-
 SMALLEST_TIER_MB = 690  # Community Cloud's smallest memory tier
 BALLAST_MB = 60  # how much larger than the model the heavier server starts: one run's idle sat 53 MiB over it
 
@@ -117,7 +106,7 @@ def cloud_pass(s, names=tuple(SERVER_SCENARIOS)):
 
 
 SECTIONS = {
-    "server_time": measure_server_time,
+    "server_time": lambda s: server_time.run(repeats=s["repeats"]),
     "scale": lambda s: scale.run(repeats=s["repeats"]),
     "edit_latency": measure_edit_latency,
     "browser_profile": lambda s: browser_profile.run(edits=s["browser_edits"]),

@@ -39,3 +39,15 @@ def test_the_heavier_servers_budget_rows_say_how_much_larger_it_started():
     assert "the server 60 MB larger than the model" in peak[0] and "60 MB larger" in edits[0]
     assert peak[2:] == ("640 MiB (idle 488 MiB)", "**pass**")
     assert "larger" not in budget_rows({**budget, "ballast_mb": None})[0][0]
+
+
+def test_back_to_back_edits_pass_without_a_stall_and_miss_with_one():
+    from bench.report import back_to_back_rows
+
+    spaced = {"spaced": 23.0, "spaced_s": 0.4, "edits": 30}
+    floor = {**spaced, "spaced": 3.4, "back_to_back": 47.8}
+    [row] = back_to_back_rows({"back_to_back": {**spaced, "back_to_back": 17.0}, "back_to_back_floor": floor})
+    assert row[3] == "**pass**" and "0.74×" in row[2] and "14.06×" in row[2]
+    [row] = back_to_back_rows({"back_to_back": {**spaced, "back_to_back": 48.0}, "back_to_back_floor": floor})
+    assert row[3] == "**miss**"
+    assert back_to_back_rows({"real": {}}) == []
