@@ -562,13 +562,11 @@ def profile_details(profile):
     hot = table(("innermost app function on the stack", "sampled ms per edit"),
                 [(label, f"{value:,.1f}") for label, value in profile["hot"]])
     kind = "cached (two texts already seen, in turn)" if profile.get("cached") else "fresh"
-    sampled = profile.get("sampled_ms", profile.get("total_ms"))
-    cpu = (f"The kernel counted {profile['cpu_ms']:,.1f} CPU ms per edit for the server and its workers (utime + "
-           f"stime over the edits and the pauses between them). " if "cpu_ms" in profile else "")
     return (f"py-spy at 200 Hz on the server and its child processes while one session made {profile['reruns']} "
-            f"{kind} edits: {sampled:,.1f} sampled ms per edit in all, waits left out; raw stacks in "
-            f"`{profile['raw']}`. {cpu}A sample is a running thread, or one waiting for the GIL, so the samples "
-            "give shares, not CPU time.\n\n" + sections + "\n\n" + hot)
+            f"{kind} edits: {profile['sampled_ms']:,.1f} sampled ms per edit in all, waits left out; raw stacks in "
+            f"`{profile['raw']}`. The kernel counted {profile['cpu_ms']:,.1f} CPU ms per edit for the server and its "
+            "workers (utime + stime over the edits and the pauses between them). A sample is a running thread, or "
+            "one waiting for the GIL, so the samples give shares, not CPU time.\n\n" + sections + "\n\n" + hot)
 
 
 def cpu_notes(cpu):
