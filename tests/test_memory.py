@@ -4,6 +4,7 @@ followed by a full collection, at most so often."""
 import gc
 import time
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -91,22 +92,36 @@ def test_a_rerun_with_a_megabyte_of_text_asks_for_a_collection_and_the_seed_does
     assert asked
 
 
+RESIDENT_PROBE = """
+import json, subprocess, sys
+import psutil
+from explorer.serving import memory
+alone = memory.resident_bytes()
+own = psutil.Process().memory_info().rss
+ballast = "b = b'x' * 200_000_000; print('ready', flush=True); input()"  # 200 MB, resident
+child = subprocess.Popen([sys.executable, "-c", ballast], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline() == "ready\\n"
+with_child = memory.resident_bytes()
+child_rss = psutil.Process(child.pid).memory_info().rss
+child.kill()
+child.wait()
+print(json.dumps({"alone": alone, "own": own, "with_child": with_child, "child": child_rss,
+                  "after": memory.resident_bytes()}))
+"""
+
+
 def test_resident_bytes_counts_this_process_and_its_children():
+    """In a process of its own: the test run's own children (the servers other tests start) would count too."""
+    import json
     import subprocess
     import sys
 
-    import psutil
-
-    alone = memory.resident_bytes()
-    assert abs(alone - psutil.Process().memory_info().rss) < 20 * 2**20  # the same pages, read a moment apart
-    ballast = "b = b'x' * 200_000_000; print('ready', flush=True); input()"  # 200 MB, resident
-    child = subprocess.Popen([sys.executable, "-c", ballast], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline() == "ready\n"
-        with_child = memory.resident_bytes()
-        assert with_child - alone >= 200_000_000
-        assert abs(with_child - alone - psutil.Process(child.pid).memory_info().rss) < 20 * 2**20
-    finally:
-        child.kill()
-        child.wait()
-    assert memory.resident_bytes() - alone < 20 * 2**20  # an exited child is no longer counted
+    done = subprocess.run([sys.executable, "-c", RESIDENT_PROBE], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    read = json.loads(done.stdout)
+    tolerance = 20 * 2**20  # the same pages, read a moment apart
+    assert abs(read["alone"] - read["own"]) < tolerance
+    assert read["with_child"] - read["alone"] >= 200_000_000
+    assert abs(read["with_child"] - read["alone"] - read["child"]) < tolerance
+    assert read["after"] - read["alone"] < tolerance  # an exited child is no longer counted
