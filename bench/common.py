@@ -122,6 +122,11 @@ def tree_pss_mb(pid):
 
 
 def _tree_memory(pid, measure):
+    return tree_sum(pid, measure) / MIB
+
+
+def tree_sum(pid, measure):
+    """measure(process) summed over a process and its living children (a child that exits meanwhile counts 0)."""
     import psutil
 
     process = psutil.Process(pid)
@@ -129,7 +134,7 @@ def _tree_memory(pid, measure):
     for child in process.children(recursive=True):
         with contextlib.suppress(psutil.Error):
             total += measure(child)
-    return total / MIB
+    return total
 
 
 # ---------------------------------------------------------------- browser

@@ -12,7 +12,6 @@ mode lets some through (2026-12-04: 59 of 189 samples of an uncached run, a thir
 The CPU the server's process tree really used is read from the kernel (utime + stime) around the edits.
 """
 
-import contextlib
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import OUT, SEED_X, fresh_layers, streamlit_server
+from bench.common import OUT, SEED_X, fresh_layers, streamlit_server, tree_sum
 from bench.protocol import Session
 
 RATE = 200  # samples a second
@@ -124,15 +123,9 @@ def tree_cpu_seconds(pid):
     """User + system CPU seconds of a process and its children, living and reaped (psutil's cpu_times)."""
     import psutil
 
-    process = psutil.Process(pid)
-    total = 0.0
-    for member in (process, *process.children(recursive=True)):
-        with contextlib.suppress(psutil.Error):
-            times = member.cpu_times()
-            total += times.user + times.system
-            if member is process:  # children it has reaped: a worker that exited during the edits
-                total += times.children_user + times.children_system
-    return total
+    reaped = psutil.Process(pid).cpu_times()  # children it has waited for: a worker that exited during the edits
+    return (tree_sum(pid, lambda process: sum(process.cpu_times()[:2]))
+            + reaped.children_user + reaped.children_system)
 
 
 def run(app, name, seconds=12, env=None, cached=False):
